@@ -1,0 +1,3 @@
+from hrec_ingest.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Client for the AudioCodes Meeting Insights On-Prem offline transcription API."""
