@@ -1,0 +1,108 @@
+"""The journal's tables and the states they hold.
+
+A task row exists from the moment its intent is written (before the POST) and
+a file row from the moment the file joins a task's intent or fails validation.
+States only move forward; every change is one short transaction, so after a
+crash each row says exactly which step is due next.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+SCHEMA_VERSION = 1
+
+
+class TaskState(StrEnum):
+    INTENT = "intent"  # taskId chosen and files listed; the POST may or may not have happened
+    SUBMITTED = "submitted"  # the server accepted it; being polled
+    DONE = "done"  # the server says sttDone; meetings to export
+    ERROR = "error"  # the server says error; its files to fail
+    EXPORTED = "exported"  # every file of the task is settled (archived or failed)
+    REJECTED = "rejected"  # the server refused it for good (split or failed)
+    EMPTY = "empty"  # every file was dropped before sending; nothing was sent
+
+
+class FileState(StrEnum):
+    BATCHED = "batched"  # in a task intent
+    SUBMITTED = "submitted"  # in an accepted task
+    EXPORTING = "exporting"  # output and archive names reserved; transcripts being written
+    EXPORTED = "exported"  # transcripts durable; the audio move is due
+    ARCHIVED = "archived"  # final: transcripts in OUTPUT_DIR, audio in ARCHIVE_DIR
+    FAILING = "failing"  # failed-folder names reserved; .error.json and move due
+    FAILED = "failed"  # final: audio and .error.json in FAILED_DIR
+    DROPPED = (
+        "dropped"  # final: changed or vanished before it was sent; the watcher may take it again
+    )
+
+
+ACTIVE_FILE_STATES = (
+    FileState.BATCHED,
+    FileState.SUBMITTED,
+    FileState.EXPORTING,
+    FileState.EXPORTED,
+    FileState.FAILING,
+)
+IN_FLIGHT_TASK_STATES = (TaskState.INTENT, TaskState.SUBMITTED, TaskState.DONE, TaskState.ERROR)
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    language TEXT NOT NULL,
+    task_name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    post_attempts INTEGER NOT NULL DEFAULT 0,
+    server_status TEXT,
+    remaining_seconds INTEGER,
+    next_poll_at REAL,
+    poll_errors INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    created_at REAL NOT NULL,
+    submitted_at REAL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    rel_path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    audio TEXT,
+    task_id TEXT,
+    meeting_index INTEGER,
+    state TEXT NOT NULL,
+    out_stem TEXT,
+    dest_kind TEXT,
+    dest_rel TEXT,
+    error TEXT,
+    taken_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_task ON files(task_id);
+CREATE INDEX IF NOT EXISTS files_state ON files(state);
+-- One active row per inbox path: the same name dropped again after the first
+-- left the inbox is a new row, never mistaken for the old one.
+CREATE UNIQUE INDEX IF NOT EXISTS files_active_path ON files(tenant, rel_path)
+    WHERE state IN ('batched', 'submitted', 'exporting', 'exported', 'failing');
+-- Output names are reserved here before they are written, so two files in
+-- flight can never choose the same transcript name.
+CREATE UNIQUE INDEX IF NOT EXISTS files_out_stem ON files(tenant, out_stem)
+    WHERE out_stem IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS files_dest ON files(tenant, dest_kind, dest_rel)
+    WHERE dest_rel IS NOT NULL;
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    created_at REAL NOT NULL
+);
+"""

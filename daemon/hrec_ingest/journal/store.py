@@ -1,0 +1,487 @@
+"""The journal: one SQLite file in STATE_DIR, the only state that survives a restart.
+
+Every method is one short transaction. Commits are synchronous=FULL in WAL mode,
+so a row that says a step is done survives a power cut, and the pipeline
+always writes the journal before it moves a file on disk (architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hrec_ingest.journal.schema import (
+    ACTIVE_FILE_STATES,
+    DDL,
+    SCHEMA_VERSION,
+    FileState,
+    TaskState,
+)
+
+JOURNAL_NAME = "journal.sqlite3"
+
+
+class JournalError(Exception):
+    """The journal cannot be opened or is not ours; the message says the way out."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewFile:
+    tenant: str
+    rel_path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    sha256: str
+    audio: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    id: int
+    tenant: str
+    rel_path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    sha256: str
+    audio: dict[str, Any] | None
+    task_id: str | None
+    meeting_index: int | None
+    state: FileState
+    out_stem: str | None
+    dest_kind: str | None
+    dest_rel: str | None
+    error: dict[str, Any] | None
+    taken_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    task_id: str
+    tenant: str
+    language: str
+    task_name: str
+    state: TaskState
+    post_attempts: int
+    server_status: str | None
+    remaining_seconds: int | None
+    next_poll_at: float | None
+    poll_errors: int
+    error: str | None
+    created_at: float
+    submitted_at: float | None
+    updated_at: float
+
+
+_FILE_COLUMNS = ", ".join(FileRow.__dataclass_fields__)
+_TASK_COLUMNS = ", ".join(TaskRow.__dataclass_fields__)
+
+
+def _file_row(row: sqlite3.Row) -> FileRow:
+    values = dict(row)
+    values["state"] = FileState(values["state"])
+    for key in ("audio", "error"):
+        values[key] = json.loads(values[key]) if values[key] else None
+    return FileRow(**values)
+
+
+def _task_row(row: sqlite3.Row) -> TaskRow:
+    values = dict(row)
+    values["state"] = TaskState(values["state"])
+    return TaskRow(**values)
+
+
+def _placeholders(items: Sequence[object]) -> str:
+    return ", ".join("?" for _ in items)
+
+
+class Journal:
+    """The daemon's durable record of tasks and files (see schema.py for the states)."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Journal:
+        """Open (or create) the journal in ``state_dir``; refuse a damaged or foreign file.
+
+        A journal that exists but cannot be read is never replaced by an empty
+        one: starting from nothing would forget tasks in flight and send their
+        files again.
+        """
+        path = state_dir / JOURNAL_NAME
+        existed = path.exists() and path.stat().st_size > 0
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise JournalError(f"cannot open the journal {path}: {exc}") from None
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=5000")
+            if existed:
+                _check_existing(db, path)
+            db.executescript(DDL)
+            db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise JournalError(_damaged_message(path, exc)) from None
+        except JournalError:
+            db.close()
+            raise
+        return cls(db, path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- tasks -------------------------------------------------------------
+
+    def create_intent(
+        self, task_id: str, tenant: str, language: str, task_name: str, files: Sequence[NewFile]
+    ) -> list[FileRow]:
+        """Write a batch's intent: the task row and its files, before anything is sent."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO tasks(task_id, tenant, language, task_name, state, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (task_id, tenant, language, task_name, TaskState.INTENT, now, now),
+            )
+            for index, f in enumerate(files, start=1):
+                db.execute(
+                    "INSERT INTO files(tenant, rel_path, size, mtime_ns, inode, sha256, audio,"
+                    " task_id, meeting_index, state, taken_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        f.tenant,
+                        f.rel_path,
+                        f.size,
+                        f.mtime_ns,
+                        f.inode,
+                        f.sha256,
+                        json.dumps(f.audio) if f.audio else None,
+                        task_id,
+                        index,
+                        FileState.BATCHED,
+                        now,
+                        now,
+                    ),
+                )
+        return self.files_of_task(task_id)
+
+    def record_post_attempt(self, task_id: str, meeting_order: Sequence[int]) -> None:
+        """Note that a POST is about to leave, with the files' final meeting order.
+
+        From here on the outcome is unknown until the server answers, so a
+        restart asks the server about this taskId before sending it again.
+        """
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE tasks SET post_attempts = post_attempts + 1, updated_at = ?"
+                " WHERE task_id = ?",
+                (now, task_id),
+            )
+            for index, file_id in enumerate(meeting_order, start=1):
+                db.execute("UPDATE files SET meeting_index = ? WHERE id = ?", (index, file_id))
+
+    def drop_files(self, file_ids: Iterable[int], reason: str) -> None:
+        """Take files out of an intent that was never accepted (changed or vanished)."""
+        ids = list(file_ids)
+        if not ids:
+            return
+        now = time.time()
+        error = json.dumps({"name": "Dropped", "message": reason})
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE files SET state = ?, error = ?, updated_at = ?, meeting_index = NULL"
+                f" WHERE id IN ({_placeholders(ids)})",
+                (FileState.DROPPED, error, now, *ids),
+            )
+
+    def mark_submitted(self, task_id: str, next_poll_at: float) -> None:
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE tasks SET state = ?, submitted_at = ?, next_poll_at = ?, updated_at = ?"
+                " WHERE task_id = ?",
+                (TaskState.SUBMITTED, now, next_poll_at, now, task_id),
+            )
+            db.execute(
+                "UPDATE files SET state = ?, updated_at = ? WHERE task_id = ? AND state = ?",
+                (FileState.SUBMITTED, now, task_id, FileState.BATCHED),
+            )
+
+    def set_task_state(self, task_id: str, state: TaskState, error: str | None = None) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE tasks SET state = ?, error = COALESCE(?, error), updated_at = ?"
+                " WHERE task_id = ?",
+                (state, error, time.time(), task_id),
+            )
+
+    def split_intent(self, task_id: str, parts: Sequence[tuple[str, Sequence[int]]]) -> None:
+        """Replace a refused intent by smaller ones (new taskIds), to find the file refused."""
+        now = time.time()
+        with self._transaction() as db:
+            old = db.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+            db.execute(
+                "UPDATE tasks SET state = ?, updated_at = ? WHERE task_id = ?",
+                (TaskState.REJECTED, now, task_id),
+            )
+            for new_id, file_ids in parts:
+                db.execute(
+                    "INSERT INTO tasks(task_id, tenant, language, task_name, state, created_at,"
+                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        new_id,
+                        old["tenant"],
+                        old["language"],
+                        old["task_name"],
+                        TaskState.INTENT,
+                        now,
+                        now,
+                    ),
+                )
+                for index, file_id in enumerate(file_ids, start=1):
+                    db.execute(
+                        "UPDATE files SET task_id = ?, meeting_index = ?, updated_at = ?"
+                        " WHERE id = ?",
+                        (new_id, index, now, file_id),
+                    )
+
+    def update_poll(
+        self,
+        task_id: str,
+        *,
+        server_status: str | None,
+        remaining_seconds: int | None,
+        next_poll_at: float,
+        poll_errors: int,
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE tasks SET server_status = COALESCE(?, server_status),"
+                " remaining_seconds = COALESCE(?, remaining_seconds), next_poll_at = ?,"
+                " poll_errors = ?, updated_at = ? WHERE task_id = ?",
+                (server_status, remaining_seconds, next_poll_at, poll_errors, time.time(), task_id),
+            )
+
+    def task(self, task_id: str) -> TaskRow | None:
+        row = self._db.execute(
+            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)
+        ).fetchone()
+        return _task_row(row) if row else None
+
+    def tasks_in_state(self, *states: TaskState) -> list[TaskRow]:
+        rows = self._db.execute(
+            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE state IN ({_placeholders(states)})"
+            " ORDER BY created_at",
+            [str(s) for s in states],
+        ).fetchall()
+        return [_task_row(r) for r in rows]
+
+    # --- files -------------------------------------------------------------
+
+    def files_of_task(self, task_id: str) -> list[FileRow]:
+        rows = self._db.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE task_id = ? ORDER BY meeting_index, id",
+            (task_id,),
+        ).fetchall()
+        return [_file_row(r) for r in rows]
+
+    def file(self, file_id: int) -> FileRow | None:
+        row = self._db.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE id = ?", (file_id,)
+        ).fetchone()
+        return _file_row(row) if row else None
+
+    def active_paths(self) -> list[tuple[str, str]]:
+        """(tenant, rel_path) of every file the daemon holds; the watcher must not take them."""
+        states = [str(s) for s in ACTIVE_FILE_STATES]
+        rows = self._db.execute(
+            f"SELECT tenant, rel_path FROM files WHERE state IN ({_placeholders(states)})",
+            states,
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def files_in_state(self, *states: FileState) -> list[FileRow]:
+        rows = self._db.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE state IN ({_placeholders(states)})"
+            " ORDER BY id",
+            [str(s) for s in states],
+        ).fetchall()
+        return [_file_row(r) for r in rows]
+
+    def name_reserved(
+        self, tenant: str, *, out_stem: str | None = None, dest: tuple[str, str] | None = None
+    ) -> bool:
+        """Whether another file already holds this transcript stem or destination name."""
+        if (
+            out_stem is not None
+            and self._db.execute(
+                "SELECT 1 FROM files WHERE tenant = ? AND out_stem = ?", (tenant, out_stem)
+            ).fetchone()
+        ):
+            return True
+        return (
+            dest is not None
+            and self._db.execute(
+                "SELECT 1 FROM files WHERE tenant = ? AND dest_kind = ? AND dest_rel = ?",
+                (tenant, *dest),
+            ).fetchone()
+            is not None
+        )
+
+    def reserve_names(
+        self,
+        file_id: int,
+        state: FileState,
+        *,
+        out_stem: str | None,
+        dest_kind: str,
+        dest_rel: str,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        """Record where a file's outputs will go before anything is written there.
+
+        Replaying an export after a crash then writes to the same names instead
+        of choosing new ones, so a file never ends with two sets of transcripts.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE files SET state = ?, out_stem = ?, dest_kind = ?, dest_rel = ?,"
+                " error = COALESCE(?, error), updated_at = ? WHERE id = ?",
+                (
+                    state,
+                    out_stem,
+                    dest_kind,
+                    dest_rel,
+                    json.dumps(error) if error else None,
+                    time.time(),
+                    file_id,
+                ),
+            )
+
+    def insert_failing(self, new: NewFile, *, dest_rel: str, error: dict[str, Any]) -> FileRow:
+        """A file that failed before joining any task (stage validate)."""
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO files(tenant, rel_path, size, mtime_ns, inode, sha256, audio,"
+                " state, dest_kind, dest_rel, error, taken_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'failed', ?, ?, ?, ?)",
+                (
+                    new.tenant,
+                    new.rel_path,
+                    new.size,
+                    new.mtime_ns,
+                    new.inode,
+                    new.sha256,
+                    json.dumps(new.audio) if new.audio else None,
+                    FileState.FAILING,
+                    dest_rel,
+                    json.dumps(error),
+                    now,
+                    now,
+                ),
+            )
+            file_id = cursor.lastrowid
+        assert file_id is not None
+        row = self.file(file_id)
+        assert row is not None
+        return row
+
+    def set_file_state(self, file_id: int, state: FileState) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE files SET state = ?, updated_at = ? WHERE id = ?",
+                (state, time.time(), file_id),
+            )
+
+    # --- reports -----------------------------------------------------------
+
+    def file_counts(self) -> dict[tuple[str, str], int]:
+        """Number of files per (tenant, state)."""
+        rows = self._db.execute(
+            "SELECT tenant, state, COUNT(*) FROM files GROUP BY tenant, state"
+        ).fetchall()
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def recent_failures(self, limit: int = 10) -> list[FileRow]:
+        rows = self._db.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE state IN (?, ?)"
+            " ORDER BY updated_at DESC LIMIT ?",
+            (FileState.FAILED, FileState.FAILING, limit),
+        ).fetchall()
+        return [_file_row(r) for r in rows]
+
+    def oldest_active_taken_at(self) -> float | None:
+        states = [str(s) for s in ACTIVE_FILE_STATES]
+        row = self._db.execute(
+            f"SELECT MIN(taken_at) FROM files WHERE state IN ({_placeholders(states)})", states
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    def integrity_problems(self) -> list[str]:
+        """Consistency checks for tests and ``status``: states that contradict each other."""
+        problems = [r[0] for r in self._db.execute("PRAGMA integrity_check").fetchall()]
+        problems = [p for p in problems if p != "ok"]
+        orphans = self._db.execute(
+            "SELECT COUNT(*) FROM files f WHERE f.task_id IS NOT NULL AND NOT EXISTS"
+            " (SELECT 1 FROM tasks t WHERE t.task_id = f.task_id)"
+        ).fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} file rows name a task that does not exist")
+        return problems
+
+
+def _check_existing(db: sqlite3.Connection, path: Path) -> None:
+    result = db.execute("PRAGMA quick_check").fetchone()
+    if result is None or result[0] != "ok":
+        raise sqlite3.DatabaseError(str(result[0]) if result else "quick_check gave nothing")
+    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"meta", "tasks", "files"} <= names:
+        raise JournalError(
+            f"{path} is not an hrec-ingest journal (tables {sorted(names)}); "
+            "point STATE_DIR at the right folder"
+        )
+    version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if version is None or int(version[0]) > SCHEMA_VERSION:
+        raise JournalError(
+            f"{path} was written by a newer hrec-ingest (schema {version[0] if version else '?'}"
+            f", this one reads {SCHEMA_VERSION}); upgrade hrec-ingest"
+        )
+
+
+def _damaged_message(path: Path, exc: sqlite3.DatabaseError) -> str:
+    return (
+        f"the journal {path} is damaged or unreadable ({exc}). It is not replaced, because "
+        "starting from an empty journal would send files in flight twice. Stop every "
+        "hrec-ingest using it, keep a copy, then try `sqlite3 journal.sqlite3 .recover | "
+        "sqlite3 recovered.sqlite3` and move recovered.sqlite3 into its place; or, if no task "
+        "is in flight, move the file away to start afresh"
+    )

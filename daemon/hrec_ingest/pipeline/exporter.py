@@ -1,0 +1,318 @@
+"""Exporter: for each finished task, every meeting's transcripts written, then its audio moved.
+
+Per file the order is fixed and each step is safe to replay after a crash:
+names reserved in the journal, transcript files written atomically, journal
+``exported``, audio moved to ARCHIVE_DIR, journal ``archived``. A meeting in
+status ``error`` (or a task in status ``error``) sends its file to FAILED_DIR
+with the server's errorInfo; its batch-mates are exported as usual. A write
+the disk refuses (full, read-only) leaves the audio in the inbox and is tried
+again later: it is never a reason to fail a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from hrec_ingest.failpoints import failpoint
+from hrec_ingest.formats import render
+from hrec_ingest.fsops import atomic_write
+from hrec_ingest.journal import FileRow, FileState, Journal, TaskRow, TaskState
+from hrec_ingest.miaop import MiaopClient
+from hrec_ingest.miaop.errors import MiaopError, NotFoundError, UnexpectedResponseError
+from hrec_ingest.miaop.models import Meeting, ParagraphDesc, TaskStatus, meeting_id
+from hrec_ingest.pipeline.delays import DelayQueue
+from hrec_ingest.pipeline.layout import ARCHIVE, Folders, choose_export_names
+from hrec_ingest.pipeline.outcomes import Outcomes, error_doc, source_doc, utc_now
+
+log = structlog.get_logger(__name__)
+
+# A transcription the server keeps sending malformed is given up after this
+# many tries, so the file gets a clear outcome.
+MAX_BAD_TRANSCRIPTS = 3
+WORKERS = 4
+
+
+class _RetryLater(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ExportTiming:
+    retry_base: float
+    retry_cap: float
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def transcript_document(
+    row: FileRow, task: TaskRow, meeting: Meeting, raw_paragraphs: Sequence[Any]
+) -> dict[str, Any]:
+    """The ``<stem>.json`` document of interface.md section 5."""
+    return {
+        "source": source_doc(row),
+        "task": {
+            "taskId": task.task_id,
+            "taskName": task.task_name,
+            "baseLanguage": task.language,
+            "submittedAt": _iso(task.submitted_at),
+        },
+        "meeting": {
+            "meetingId": meeting.meetingId,
+            "status": meeting.metadata.status,
+            "metadata": meeting.metadata.model_dump(mode="json", exclude_unset=True),
+        },
+        "transcription": list(raw_paragraphs),
+        "exportedAt": utc_now(),
+    }
+
+
+def _write_outputs(
+    folders: Folders,
+    row: FileRow,
+    paragraphs: Sequence[ParagraphDesc],
+    document: Mapping[str, Any],
+) -> None:
+    assert row.out_stem is not None
+    for index, fmt in enumerate(folders.export_formats):
+        if index == 1:
+            failpoint("mid_export")
+        data = render(fmt, paragraphs=paragraphs, document=document)
+        atomic_write(folders.output(row.tenant, row.out_stem, fmt), data)
+
+
+class Exporter:
+    """Finished task ids in; transcripts, archived audio and failed files out."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        clients: Mapping[str, MiaopClient],
+        folders: Folders,
+        outcomes: Outcomes,
+        finished: asyncio.Queue[str],
+        timing: ExportTiming,
+    ) -> None:
+        self.journal = journal
+        self.clients = clients
+        self.folders = folders
+        self.outcomes = outcomes
+        self.finished = finished
+        self.timing = timing
+        self.blocked_since: float | None = None  # set while the disk refuses writes
+        self._work: DelayQueue[str] = DelayQueue()
+        self._bad_transcripts: dict[int, int] = {}
+        self._failures: dict[str, int] = {}
+        self._busy: set[str] = set()
+        self._last_disk_log = 0.0
+
+    async def run(self) -> None:
+        await self._replay_unfinished_failures()
+        for task in self.journal.tasks_in_state(TaskState.DONE, TaskState.ERROR):
+            self._work.put(task.task_id)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._take_finished())
+            for _ in range(WORKERS):
+                group.create_task(self._worker())
+
+    async def _replay_unfinished_failures(self) -> None:
+        """Files a crash left half-way to FAILED_DIR outside any task still to export."""
+        for row in self.journal.files_in_state(FileState.FAILING):
+            task = self.journal.task(row.task_id) if row.task_id else None
+            if task is None or task.state not in (TaskState.DONE, TaskState.ERROR):
+                assert row.error is not None
+                await self.outcomes.fail(row, row.error)
+
+    def busy(self) -> bool:
+        """Whether a task is being exported right now."""
+        return bool(self._busy)
+
+    async def _take_finished(self) -> None:
+        while True:
+            self._work.put(await self.finished.get())
+
+    async def _worker(self) -> None:
+        while True:
+            task_id = await self._work.get()
+            if task_id in self._busy:
+                continue  # queued twice (restart and poller); the worker holding it finishes it
+            self._busy.add(task_id)
+            try:
+                await self.export_task(task_id)
+                self._failures.pop(task_id, None)
+            except _RetryLater as exc:
+                failures = self._failures.get(task_id, 0) + 1
+                self._failures[task_id] = failures
+                delay = min(self.timing.retry_cap, self.timing.retry_base * 2 ** (failures - 1))
+                log.warning(
+                    "task.export_deferred",
+                    task_id=task_id,
+                    retry_in=round(delay, 1),
+                    reason=str(exc),
+                )
+                self._work.put(task_id, delay)
+            finally:
+                self._busy.discard(task_id)
+
+    async def export_task(self, task_id: str) -> None:
+        """Settle every file of a finished task, then mark the task exported."""
+        task = self.journal.task(task_id)
+        if task is None or task.state not in (TaskState.DONE, TaskState.ERROR):
+            return
+        client = self.clients[task.tenant]
+        for row in self.journal.files_of_task(task_id):
+            if row.state in (
+                FileState.SUBMITTED,
+                FileState.EXPORTING,
+                FileState.EXPORTED,
+                FileState.FAILING,
+            ):
+                await self._settle(client, task, row)
+        self.journal.set_task_state(task_id, TaskState.EXPORTED)
+        log.info("task.exported", tenant=task.tenant, task_id=task_id)
+
+    async def _settle(self, client: MiaopClient, task: TaskRow, row: FileRow) -> None:
+        if row.state is FileState.FAILING:
+            assert row.error is not None
+            await self.outcomes.fail(row, row.error)
+            return
+        if row.state is FileState.EXPORTED:
+            await self._archive(row)
+            return
+        assert row.meeting_index is not None
+        mid = meeting_id(row.meeting_index, task.task_id)
+        try:
+            meeting = await client.get_meeting(mid)
+        except NotFoundError:
+            await self._fail(
+                row, task, mid, "MissingMeeting", f"the server has no meeting {mid} for this file"
+            )
+            return
+        except MiaopError as exc:
+            raise _RetryLater(str(exc)) from exc
+        status = meeting.metadata.status
+        if status == TaskStatus.ERROR or task.state is TaskState.ERROR:
+            info = meeting.metadata.errorInfo
+            what = "meeting" if status == TaskStatus.ERROR else "task"
+            await self._fail(
+                row,
+                task,
+                mid,
+                info.name if info and info.name else "TaskError",
+                info.message if info and info.message else f"the server ended this {what} in error",
+                info.errorLevel if info and info.errorLevel else "critical",
+            )
+            return
+        if status != TaskStatus.DONE:
+            raise _RetryLater(f"meeting {mid} is {status} although its task is done")
+        await self._export(client, task, row, meeting)
+
+    async def _export(
+        self, client: MiaopClient, task: TaskRow, row: FileRow, meeting: Meeting
+    ) -> None:
+        try:
+            result = await client.get_transcription(meeting.meetingId)
+        except UnexpectedResponseError as exc:
+            tries = self._bad_transcripts.get(row.id, 0) + 1
+            self._bad_transcripts[row.id] = tries
+            if tries >= MAX_BAD_TRANSCRIPTS:
+                await self._fail(
+                    row, task, meeting.meetingId, "BadTranscription", str(exc), stage="export"
+                )
+                return
+            raise _RetryLater(str(exc)) from exc
+        except MiaopError as exc:
+            raise _RetryLater(str(exc)) from exc
+        if row.state is FileState.SUBMITTED:
+            out_stem, dest_rel = choose_export_names(
+                self.folders,
+                row.tenant,
+                row.rel_path,
+                task.task_id,
+                lambda stem, dest: self.journal.name_reserved(
+                    row.tenant, out_stem=stem, dest=(ARCHIVE, dest)
+                ),
+            )
+            self.journal.reserve_names(
+                row.id, FileState.EXPORTING, out_stem=out_stem, dest_kind=ARCHIVE, dest_rel=dest_rel
+            )
+            row = self._reload(row)
+        document = transcript_document(row, task, meeting, result.raw)
+        try:
+            await asyncio.to_thread(_write_outputs, self.folders, row, result.paragraphs, document)
+        except OSError as exc:
+            self._disk_refused(exc)
+            raise _RetryLater(f"cannot write transcripts: {exc}") from exc
+        self.blocked_since = None
+        self.journal.set_file_state(row.id, FileState.EXPORTED)
+        failpoint("before_archive")
+        await self._archive(self._reload(row))
+        log.info(
+            "file.exported",
+            tenant=row.tenant,
+            file=row.rel_path,
+            task_id=task.task_id,
+            transcript=f"{row.out_stem}.json",
+        )
+
+    async def _archive(self, row: FileRow) -> None:
+        try:
+            await self.outcomes.archive(row)
+        except OSError as exc:
+            self._disk_refused(exc)
+            raise _RetryLater(f"cannot archive audio: {exc}") from exc
+
+    async def _fail(
+        self,
+        row: FileRow,
+        task: TaskRow,
+        mid: str,
+        name: str,
+        message: str,
+        level: str = "critical",
+        stage: str = "process",
+    ) -> None:
+        doc = error_doc(
+            row,
+            stage=stage,
+            name=name,
+            message=message,
+            error_level=level,
+            task_id=task.task_id,
+            meeting_id=mid,
+            attempts=max(task.post_attempts, 1),
+        )
+        try:
+            await self.outcomes.fail(row, doc)
+        except OSError as exc:
+            self._disk_refused(exc)
+            raise _RetryLater(f"cannot move to FAILED_DIR: {exc}") from exc
+
+    def _disk_refused(self, exc: OSError) -> None:
+        now = time.monotonic()
+        if self.blocked_since is None:
+            self.blocked_since = now
+        # Once a minute is enough to be seen, and a full disk must not flood the log.
+        if now - self._last_disk_log >= 60:
+            self._last_disk_log = now
+            log.error(
+                "export.disk_refused",
+                error=str(exc),
+                hint="free space or fix permissions in OUTPUT_DIR/ARCHIVE_DIR; "
+                "export resumes by itself",
+            )
+
+    def _reload(self, row: FileRow) -> FileRow:
+        fresh = self.journal.file(row.id)
+        assert fresh is not None
+        return fresh

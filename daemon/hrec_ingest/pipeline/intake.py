@@ -1,0 +1,124 @@
+"""Intake: checks each stable file by content and hashes it before it may join a batch.
+
+Empty files, files that are not audio and files above BATCH_MAX_BYTES go to
+FAILED_DIR at stage ``validate`` without being sent. A file that changes while
+it is being read is let go; the watcher will take it again once it is stable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from hrec_ingest.audio import AudioInfo, NotAudioError, sniff_audio
+from hrec_ingest.fsops import sha256_file
+from hrec_ingest.journal import NewFile
+from hrec_ingest.pipeline.batcher import ReadyFile
+from hrec_ingest.pipeline.claims import Claims
+from hrec_ingest.pipeline.outcomes import Outcomes, error_doc
+from hrec_ingest.pipeline.watcher import Signature, StableFile
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Examined:
+    audio: AudioInfo | None
+    sha256: str
+    problem: NotAudioError | None
+    changed: bool
+
+
+def audio_facts(info: AudioInfo | None) -> dict[str, Any] | None:
+    """What the transcript JSON's ``source`` says about the audio."""
+    if info is None:
+        return None
+    facts: dict[str, Any] = {"format": info.format}
+    if info.duration_seconds is not None:
+        facts["durationSeconds"] = round(info.duration_seconds, 3)
+    if info.channels is not None:
+        facts["channels"] = info.channels
+    if info.sample_rate is not None:
+        facts["sampleRate"] = info.sample_rate
+    return facts
+
+
+def _examine(stable: StableFile, max_bytes: int) -> _Examined:
+    try:
+        info: AudioInfo | None = sniff_audio(stable.path, max_bytes=max_bytes)
+        problem = None
+    except NotAudioError as exc:
+        info, problem = None, exc
+    st = os.lstat(stable.path)
+    if not stat.S_ISREG(st.st_mode):
+        return _Examined(None, "", problem, changed=True)
+    digest = sha256_file(stable.path) if stable.signature.size <= max_bytes else ""
+    changed = Signature.of(os.lstat(stable.path)) != stable.signature
+    return _Examined(info, digest, problem, changed)
+
+
+class Intake:
+    """Stable files in, validated files out (or to FAILED_DIR)."""
+
+    def __init__(
+        self,
+        source: asyncio.Queue[StableFile],
+        output: asyncio.Queue[ReadyFile],
+        outcomes: Outcomes,
+        claims: Claims,
+        max_bytes: int,
+        workers: int = 4,
+    ) -> None:
+        self.source = source
+        self.output = output
+        self.outcomes = outcomes
+        self.claims = claims
+        self.max_bytes = max_bytes
+        self.workers = workers
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self.workers):
+                group.create_task(self._work())
+
+    async def _work(self) -> None:
+        while True:
+            stable = await self.source.get()
+            await self.inspect(stable)
+
+    async def inspect(self, stable: StableFile) -> None:
+        key = (stable.tenant, stable.rel_path)
+        try:
+            examined = await asyncio.to_thread(_examine, stable, self.max_bytes)
+        except OSError as exc:
+            log.info("file.vanished", tenant=stable.tenant, file=stable.rel_path, error=str(exc))
+            self.claims.release(key)
+            return
+        if examined.changed:
+            log.info("file.changed_while_read", tenant=stable.tenant, file=stable.rel_path)
+            self.claims.release(key)
+            return
+        if examined.problem is not None:
+            new = NewFile(
+                stable.tenant,
+                stable.rel_path,
+                stable.signature.size,
+                stable.signature.mtime_ns,
+                stable.signature.inode,
+                examined.sha256,
+                None,
+            )
+            doc = error_doc(
+                new,
+                stage="validate",
+                name=examined.problem.name,
+                message=str(examined.problem),
+            )
+            await self.outcomes.fail_new(new, doc)
+            return
+        await self.output.put(ReadyFile(stable, examined.sha256, audio_facts(examined.audio)))

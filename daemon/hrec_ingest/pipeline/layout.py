@@ -1,0 +1,97 @@
+"""Where a file's outputs go, derived only from its inbox path (interface.md section 4).
+
+Nothing the server returns is used to build a path: only the tenant, the
+file's path below the tenant's inbox, and the taskId the daemon chose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from hrec_ingest.fsops import free_name, stem_for
+from hrec_ingest.pipeline.watcher import InboxLayout
+
+ARCHIVE = "archive"
+FAILED = "failed"
+ERROR_SUFFIX = ".error.json"
+
+
+def _join(base: Path, rel_path: str) -> Path:
+    return base.joinpath(*rel_path.split("/"))
+
+
+@dataclass(frozen=True, slots=True)
+class Folders:
+    inbox: InboxLayout
+    output_dir: Path
+    archive_dir: Path
+    failed_dir: Path
+    export_formats: tuple[str, ...]
+
+    def source(self, tenant: str, rel_path: str) -> Path:
+        base = self.inbox.files_dir / tenant if self.inbox.multi_tenant else self.inbox.files_dir
+        return _join(base, rel_path)
+
+    def output(self, tenant: str, out_stem: str, fmt: str) -> Path:
+        return _join(self.output_dir / tenant, f"{out_stem}.{fmt}")
+
+    def destination(self, kind: str, tenant: str, dest_rel: str) -> Path:
+        base = self.archive_dir if kind == ARCHIVE else self.failed_dir
+        return _join(base / tenant, dest_rel)
+
+    def error_file(self, tenant: str, dest_rel: str) -> Path:
+        return _join(self.failed_dir / tenant, dest_rel + ERROR_SUFFIX)
+
+
+def _split(rel_path: str) -> tuple[str, str]:
+    folder, _, name = rel_path.rpartition("/")
+    return folder, name
+
+
+def _joined(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+def choose_export_names(
+    folders: Folders,
+    tenant: str,
+    rel_path: str,
+    task_id: str,
+    reserved: Callable[[str, str], bool],
+    formats: Collection[str] = ("json", "txt", "srt", "vtt"),
+) -> tuple[str, str]:
+    """(out_stem, archive dest_rel) for a file: its own name unless any of them is taken.
+
+    A name is taken when the archive file or any transcript of that stem
+    exists, or another file in the journal holds it (``reserved(out_stem,
+    dest_rel)``). Then the taskId goes before the extension for all of them
+    together, so ``call.wav`` and ``call.json`` stay a visible pair.
+    """
+    folder, name = _split(rel_path)
+    archive_folder = folders.destination(ARCHIVE, tenant, folder or ".")
+
+    def taken(candidate: Path) -> bool:
+        stem = _joined(folder, stem_for(candidate.name))
+        dest = _joined(folder, candidate.name)
+        if candidate.exists() or reserved(stem, dest):
+            return True
+        return any(folders.output(tenant, stem, fmt).exists() for fmt in formats)
+
+    chosen = free_name(archive_folder, name, task_id, exists=taken)
+    return _joined(folder, stem_for(chosen)), _joined(folder, chosen)
+
+
+def choose_failed_name(
+    folders: Folders, tenant: str, rel_path: str, tag: str, reserved: Callable[[str], bool]
+) -> str:
+    """dest_rel in FAILED_DIR for a file, with the same collision rule as the archive."""
+    folder, name = _split(rel_path)
+    failed_folder = folders.destination(FAILED, tenant, folder or ".")
+
+    def taken(candidate: Path) -> bool:
+        dest = _joined(folder, candidate.name)
+        return candidate.exists() or Path(str(candidate) + ERROR_SUFFIX).exists() or reserved(dest)
+
+    return _joined(folder, free_name(failed_folder, name, tag, exists=taken))

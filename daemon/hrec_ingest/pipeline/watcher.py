@@ -1,0 +1,285 @@
+"""Watcher: finds files in the inbox and hands them on once they have stopped changing.
+
+Three sources feed it, because each alone misses files: a full scan at start
+(files already there), watchfiles events (fast), and a periodic rescan (events
+can be dropped, and network file systems send none). A file is taken once its
+size, mtime and inode have stayed the same for STABLE_SECONDS of our own clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import os
+import stat
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+import watchfiles
+
+from hrec_ingest.pipeline.claims import Claims, InboxKey
+from hrec_ingest.pipeline.rules import ignore_reason
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Signature:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@dataclass(frozen=True, slots=True)
+class StableFile:
+    """A file that stopped changing, on its way to validation."""
+
+    tenant: str
+    rel_path: str
+    path: Path
+    signature: Signature
+    stable_at: float  # monotonic time it was found stable
+
+
+@dataclass(frozen=True, slots=True)
+class InboxLayout:
+    """How inbox paths map to tenants: FILES_DIR/<tenant>/... or FILES_DIR/... for one tenant."""
+
+    files_dir: Path
+    tenants: frozenset[str]
+    multi_tenant: bool
+
+    def locate(self, path: Path) -> tuple[str, str] | None:
+        """(tenant, rel_path) of a path in the inbox, or None if no tenant owns it."""
+        try:
+            parts = path.relative_to(self.files_dir).parts
+        except ValueError:
+            return None
+        if not self.multi_tenant:
+            (tenant,) = self.tenants
+            return (tenant, "/".join(parts)) if parts else None
+        if len(parts) < 2 or parts[0] not in self.tenants:
+            return None
+        return parts[0], "/".join(parts[1:])
+
+
+@dataclass
+class _Pending:
+    signature: Signature
+    since: float
+
+
+@dataclass
+class ScanResult:
+    files: list[tuple[Path, Signature]] = field(default_factory=list)
+    unknown_folders: set[str] = field(default_factory=set)
+
+
+def scan_tree(layout: InboxLayout, top: Path | None = None) -> ScanResult:
+    """Every regular file below ``top`` (default: the whole inbox), without following links.
+
+    Symbolic links are never followed or taken: a link is not a regular file,
+    and following one could read outside the inbox. Hidden folders are not
+    entered. Runs in a worker thread.
+    """
+    result = ScanResult()
+    stack = [top or layout.files_dir]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            log.warning("watcher.scan_failed", folder=str(folder), error=str(exc))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            at_top = folder == layout.files_dir and layout.multi_tenant
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if at_top and (not stat.S_ISDIR(st.st_mode) or entry.name not in layout.tenants):
+                result.unknown_folders.add(entry.name)
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(path)
+            elif stat.S_ISREG(st.st_mode):
+                result.files.append((path, Signature.of(st)))
+    return result
+
+
+class Watcher:
+    """The first stage: inbox in, stable files out (one StableFile per file, once)."""
+
+    def __init__(
+        self,
+        layout: InboxLayout,
+        *,
+        audio_extensions: Collection[str],
+        stable_seconds: float,
+        rescan_seconds: float,
+        claims: Claims,
+        output: asyncio.Queue[StableFile],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.layout = layout
+        self.audio_extensions = audio_extensions
+        self.stable_seconds = stable_seconds
+        self.rescan_seconds = rescan_seconds
+        self.claims = claims
+        self.output = output
+        self.clock = clock
+        self.unknown_folders: set[str] = set()
+        self._pending: dict[InboxKey, _Pending] = {}
+        self._due: list[tuple[float, InboxKey]] = []
+        self._ignored_logged: set[str] = set()
+        self._wakeup = asyncio.Event()
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Scan, then follow events, rescans and stability checks until ``stop`` is set."""
+        await self.rescan()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._follow_events(stop))
+            group.create_task(self._rescan_periodically(stop))
+            group.create_task(self._release_stable(stop))
+
+    async def rescan(self, top: Path | None = None) -> None:
+        result = await asyncio.to_thread(scan_tree, self.layout, top)
+        for name in sorted(result.unknown_folders - self.unknown_folders):
+            log.warning(
+                "watcher.unknown_tenant_folder",
+                folder=name,
+                hint="no tenant of TENANTS_FILE has this name; its files are left untouched",
+            )
+        if top is None:
+            self.unknown_folders = result.unknown_folders
+        now = self.clock()
+        for path, signature in result.files:
+            self._observe(path, signature, now)
+
+    def _observe(self, path: Path, signature: Signature, now: float) -> None:
+        located = self.layout.locate(path)
+        if located is None:
+            return
+        tenant, rel_path = located
+        key = (tenant, rel_path)
+        if key in self.claims:
+            return
+        reason = ignore_reason(rel_path.split("/"), self.audio_extensions)
+        if reason is not None:
+            if rel_path not in self._ignored_logged and len(self._ignored_logged) < 10_000:
+                self._ignored_logged.add(rel_path)
+                log.info("watcher.ignored", tenant=tenant, file=rel_path, reason=reason)
+            return
+        pending = self._pending.get(key)
+        if pending is not None and pending.signature == signature:
+            return
+        self._pending[key] = _Pending(signature, now)
+        due = now + self.stable_seconds
+        if not self._due or due < self._due[0][0]:
+            self._wakeup.set()
+        heapq.heappush(self._due, (due, key))
+
+    async def _follow_events(self, stop: asyncio.Event) -> None:
+        async for changes in watchfiles.awatch(
+            self.layout.files_dir,
+            stop_event=stop,
+            debounce=200,
+            step=20,
+            recursive=True,
+            watch_filter=None,
+            ignore_permission_denied=True,
+        ):
+            now = self.clock()
+            for change, raw in changes:
+                if change == watchfiles.Change.deleted:
+                    self._forget(Path(raw))
+                    continue
+                await self._on_changed(Path(raw), now)
+
+    async def _on_changed(self, path: Path, now: float) -> None:
+        try:
+            st = path.lstat()
+        except OSError:
+            self._forget(path)
+            return
+        if stat.S_ISDIR(st.st_mode):
+            # A folder moved in whole arrives as one event; its files come from a scan.
+            await self.rescan(path)
+        elif stat.S_ISREG(st.st_mode):
+            self._observe(path, Signature.of(st), now)
+
+    def _forget(self, path: Path) -> None:
+        located = self.layout.locate(path)
+        if located is not None:
+            self._pending.pop(located, None)
+
+    async def _rescan_periodically(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = self.clock()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.rescan_seconds)
+                return
+            except TimeoutError:
+                pass
+            await self.rescan()
+            log.debug("watcher.rescanned", seconds=round(self.clock() - started, 3))
+
+    async def _release_stable(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            now = self.clock()
+            ready = list(self._collect_stable(now))
+            ready.sort(key=lambda f: (f.signature.mtime_ns, f.rel_path))
+            for stable in ready:
+                self.claims.claim((stable.tenant, stable.rel_path))
+                await self.output.put(stable)
+            timeout = self._due[0][0] - self.clock() if self._due else None
+            self._wakeup.clear()
+            waiters = [
+                asyncio.ensure_future(self._wakeup.wait()),
+                asyncio.ensure_future(stop.wait()),
+            ]
+            try:
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+    def _collect_stable(self, now: float) -> Iterator[StableFile]:
+        while self._due and self._due[0][0] <= now:
+            _, key = heapq.heappop(self._due)
+            pending = self._pending.get(key)
+            if pending is None or pending.since + self.stable_seconds > now or key in self.claims:
+                continue  # forgotten, superseded by a newer observation, or already held
+            path = self._path_of(key)
+            try:
+                st = path.lstat()
+            except OSError:
+                del self._pending[key]
+                continue
+            current = Signature.of(st)
+            if not stat.S_ISREG(st.st_mode):
+                del self._pending[key]
+            elif current != pending.signature:
+                self._observe(path, current, now)
+            else:
+                del self._pending[key]
+                yield StableFile(key[0], key[1], path, current, now)
+
+    def _path_of(self, key: InboxKey) -> Path:
+        tenant, rel_path = key
+        base = self.layout.files_dir / tenant if self.layout.multi_tenant else self.layout.files_dir
+        return base.joinpath(*rel_path.split("/"))
