@@ -2,9 +2,61 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
 import click
+import structlog
 
 from hrec_ingest import __version__
+from hrec_ingest.config import ConfigError, FlagValue, Settings, load_settings
+from hrec_ingest.logs import configure_logging
+from hrec_ingest.simulator.command import simulator_command
+
+EXIT_BAD_CONFIG = 2
+
+# What `run --simulate` uses when nothing is configured: a complete demo with
+# no set-up at all. Anything the config file or environment sets still wins.
+SIMULATION_DEFAULTS: Mapping[str, str] = {
+    "TENANT": "demo",
+    "USERNAME": "user",
+    "PASSWORD": "Psw12345!",
+    "SUPERVISOR_EMAIL": "demo@example.com",
+    "BASE_LANGUAGE": "English",
+}
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file in dotenv syntax (default: ./config.env if present).",
+)
+
+
+def load_or_exit(
+    config_file: Path | None,
+    flags: Mapping[str, FlagValue] | None = None,
+    *,
+    require_credentials: bool = True,
+    defaults: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings, or exit 2 with one line per problem (key, what is wrong, where it came from)."""
+    try:
+        return load_settings(
+            config_file,
+            os.environ,
+            flags,
+            require_credentials=require_credentials,
+            defaults=defaults,
+        )
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"hrec-ingest: configuration: {problem}", err=True)
+        sys.exit(EXIT_BAD_CONFIG)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -12,5 +64,61 @@ from hrec_ingest import __version__
 def main() -> None:
     """hrec-ingest: turn a drop folder of audio into transcripts.
 
+    Watches FILES_DIR, sends new audio to a Meeting Insights On-Prem server
+    for offline transcription, and writes the transcripts to OUTPUT_DIR.
+
     Example: hrec-ingest run --simulate
     """
+
+
+@main.command()
+@config_option
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Start the built-in simulator in this process and use it as the server.",
+)
+def run(config_file: Path | None, simulate: bool) -> None:
+    """Run the daemon: watch, batch, submit, poll, export, archive.
+
+    Runs until SIGTERM or SIGINT (a second signal stops at once). Exit status:
+    0 after a graceful stop, 2 for bad configuration, 1 for a fatal error.
+
+    Example: hrec-ingest run --config /etc/hrec-ingest/config.env
+    """
+    from hrec_ingest.runner import run_daemon
+
+    if simulate:
+        sys.exit(asyncio.run(_run_simulated(config_file)))
+    settings = load_or_exit(config_file)
+    configure_logging(settings.log_format, settings.log_level)
+    sys.exit(asyncio.run(run_daemon(settings)))
+
+
+async def _run_simulated(config_file: Path | None) -> int:
+    from hrec_ingest.runner import run_daemon
+    from hrec_ingest.simulator import SimulatorOptions, running_simulator
+
+    options = SimulatorOptions(users={}, pending_seconds=1.0, processing_seconds=2.0)
+    async with running_simulator(options) as sim:
+        flags = {
+            "KEYCLOAK_BASE_URL": FlagValue(sim.url, "--simulate"),
+            "API_BASE_URL": FlagValue(sim.url, "--simulate"),
+            "SIMULATE": FlagValue(True, "--simulate"),
+        }
+        settings = load_or_exit(config_file, flags, defaults=SIMULATION_DEFAULTS)
+        configure_logging(settings.log_format, settings.log_level)
+        # The simulator accepts exactly the credentials the settings hold.
+        sim.options.users = {
+            t.name: {t.username: t.password.get_secret_value()} for t in settings.tenants
+        }
+        structlog.get_logger(__name__).info(
+            "simulator.started",
+            url=sim.url,
+            drop_audio_into=str(settings.files_dir),
+            transcripts_in=str(settings.output_dir),
+        )
+        return await run_daemon(settings)
+
+
+main.add_command(simulator_command)

@@ -76,20 +76,21 @@ def make_clients(
     retry = RetryPolicy(
         attempts=settings.http_retry_attempts, max_total_seconds=settings.http_retry_max_seconds
     )
+    keycloak, api = settings.keycloak_base_url, settings.api_base_url
+    if keycloak is None or api is None:
+        raise ValueError("KEYCLOAK_BASE_URL and API_BASE_URL are needed to reach the server")
     clients: dict[str, MiaopClient] = {}
     for tenant in settings.tenants:
         tokens = TokenManager(
             session,
-            settings.keycloak_base_url,
+            keycloak,
             tenant.name,
             tenant.username,
             tenant.password.get_secret_value(),
             client_id=settings.keycloak_client_id,
             observer=observer,
         )
-        clients[tenant.name] = MiaopClient(
-            session, settings.api_base_url, tokens, retry=retry, observer=observer
-        )
+        clients[tenant.name] = MiaopClient(session, api, tokens, retry=retry, observer=observer)
     return clients
 
 

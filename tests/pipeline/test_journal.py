@@ -44,8 +44,9 @@ def test_one_active_row_per_path(tmp_path: Path) -> None:
 def test_names_are_reserved(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path)
     (row,) = journal.create_intent("t1", "demo", "English", "Task", [_new("a.wav")])
-    journal.reserve_names(row.id, FileState.EXPORTING, out_stem="a", dest_kind="archive",
-                          dest_rel="a.wav")
+    journal.reserve_names(
+        row.id, FileState.EXPORTING, out_stem="a", dest_kind="archive", dest_rel="a.wav"
+    )
     assert journal.name_reserved("demo", out_stem="a")
     assert journal.name_reserved("demo", dest=("archive", "a.wav"))
     assert not journal.name_reserved("demo", dest=("failed", "a.wav"))
@@ -54,8 +55,9 @@ def test_names_are_reserved(tmp_path: Path) -> None:
 
 def test_split_moves_files_to_new_intents(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path)
-    rows = journal.create_intent("t1", "demo", "English", "Task",
-                                 [_new(f"{i}.wav") for i in range(4)])
+    rows = journal.create_intent(
+        "t1", "demo", "English", "Task", [_new(f"{i}.wav") for i in range(4)]
+    )
     journal.split_intent("t1", [("t2", [rows[0].id, rows[1].id]), ("t3", [rows[2].id, rows[3].id])])
     assert journal.task("t1").state is TaskState.REJECTED  # type: ignore[union-attr]
     assert [r.rel_path for r in journal.files_of_task("t3")] == ["2.wav", "3.wav"]

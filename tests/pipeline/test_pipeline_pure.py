@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,9 +62,7 @@ def test_batches_respect_limits_and_keep_order(
         assert batch.size <= max_bytes
     for first, second in zip(closed, closed[1:], strict=False):
         # A batch only closed early because the next file would not fit.
-        assert (
-            len(first.files) == max_files or first.size + second.files[0].size > max_bytes
-        )
+        assert len(first.files) == max_files or first.size + second.files[0].size > max_bytes
 
 
 def test_batch_closes_exactly_at_max_files() -> None:
@@ -88,7 +85,11 @@ def test_upload_names_unique_and_header_safe(names: list[str]) -> None:
 
 
 def test_upload_names_keep_plain_names() -> None:
-    assert upload_names(["a/call.wav", "b/call.wav", "c.mp3"]) == ["call.wav", "2-call.wav", "c.mp3"]
+    assert upload_names(["a/call.wav", "b/call.wav", "c.mp3"]) == [
+        "call.wav",
+        "2-call.wav",
+        "c.mp3",
+    ]
 
 
 def test_task_ids_look_like_the_servers() -> None:
@@ -101,7 +102,10 @@ def test_task_name_placeholders() -> None:
     when = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
     name = render_task_name(
         "{tenant} {date} {first_file} x{count} {unknown}",
-        tenant="demo", when=when, first_file="a.wav", count=3,
+        tenant="demo",
+        when=when,
+        first_file="a.wav",
+        count=3,
     )
     assert name == "demo 2026-11-21 a.wav x3 {unknown}"
     assert render_task_name("broken {", tenant="d", when=when, first_file="", count=1) == "broken {"
@@ -109,9 +113,15 @@ def test_task_name_placeholders() -> None:
 
 def test_task_metadata_matches_the_guide() -> None:
     meta = task_metadata(
-        task_id="abc", tenant="demo", task_name="T", language="Hebrew",
-        file_names=["1.wav", "2.wav"], supervisor_email="s@example.com", supervisor_name="",
-        generic_additional_info='{"k": "v"}', now=datetime(2025, 7, 15, 10, 30, tzinfo=UTC),
+        task_id="abc",
+        tenant="demo",
+        task_name="T",
+        language="Hebrew",
+        file_names=["1.wav", "2.wav"],
+        supervisor_email="s@example.com",
+        supervisor_name="",
+        generic_additional_info='{"k": "v"}',
+        now=datetime(2025, 7, 15, 10, 30, tzinfo=UTC),
     )
     body = meta.model_dump(exclude_none=True)
     assert body["taskType"] == "offline" and body["taskStatus"] == "sttPending"

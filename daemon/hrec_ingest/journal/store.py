@@ -72,7 +72,7 @@ class TaskRow:
     state: TaskState
     post_attempts: int
     server_status: str | None
-    remaining_seconds: int | None
+    remaining_seconds: float | None
     next_poll_at: float | None
     poll_errors: int
     error: str | None
@@ -278,7 +278,7 @@ class Journal:
         task_id: str,
         *,
         server_status: str | None,
-        remaining_seconds: int | None,
+        remaining_seconds: float | None,
         next_poll_at: float,
         poll_errors: int,
     ) -> None:

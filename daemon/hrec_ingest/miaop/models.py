@@ -85,11 +85,12 @@ class MeetingRef(_Wire):
 
 
 class TaskMetadataResponse(_Wire):
-    """``GET /api/tasks/{taskId}`` (guide 2.3.1). Extends TaskMetadata; only what we rely on is required."""
+    """``GET /api/tasks/{taskId}`` (guide 2.3.1): extends TaskMetadata; what we use is required."""
 
     taskId: str
     taskStatus: str
-    sttRemainingTime: int | None = None
+    # Seconds; the guide says integer, a fractional value is accepted rather than refused.
+    sttRemainingTime: float | None = None
     meetings: list[MeetingRef] = Field(default_factory=list)
     tenant: str | None = None
     taskName: str | None = None

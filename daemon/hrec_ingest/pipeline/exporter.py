@@ -87,8 +87,12 @@ def _write_outputs(
     for index, fmt in enumerate(folders.export_formats):
         if index == 1:
             failpoint("mid_export")
-        data = render(fmt, paragraphs=paragraphs, document=document)
-        atomic_write(folders.output(row.tenant, row.out_stem, fmt), data)
+        path = folders.output(row.tenant, row.out_stem, fmt)
+        if path.exists():
+            # Only an earlier run of this very export can have written a reserved
+            # name, and it wrote it atomically: it is complete, keep it.
+            continue
+        atomic_write(path, render(fmt, paragraphs=paragraphs, document=document))
 
 
 class Exporter:
@@ -133,6 +137,15 @@ class Exporter:
                 assert row.error is not None
                 await self.outcomes.fail(row, row.error)
 
+    def _defer(self, task_id: str, reason: str) -> None:
+        failures = self._failures.get(task_id, 0) + 1
+        self._failures[task_id] = failures
+        delay = min(self.timing.retry_cap, self.timing.retry_base * 2 ** (failures - 1))
+        log.warning(
+            "task.export_deferred", task_id=task_id, retry_in=round(delay, 1), reason=reason
+        )
+        self._work.put(task_id, delay)
+
     def busy(self) -> bool:
         """Whether a task is being exported right now."""
         return bool(self._busy)
@@ -151,16 +164,11 @@ class Exporter:
                 await self.export_task(task_id)
                 self._failures.pop(task_id, None)
             except _RetryLater as exc:
-                failures = self._failures.get(task_id, 0) + 1
-                self._failures[task_id] = failures
-                delay = min(self.timing.retry_cap, self.timing.retry_base * 2 ** (failures - 1))
-                log.warning(
-                    "task.export_deferred",
-                    task_id=task_id,
-                    retry_in=round(delay, 1),
-                    reason=str(exc),
-                )
-                self._work.put(task_id, delay)
+                self._defer(task_id, str(exc))
+            except Exception as exc:
+                # A bug met by one task must not stop the others; it is tried again later.
+                log.exception("task.export_crashed", task_id=task_id)
+                self._defer(task_id, repr(exc))
             finally:
                 self._busy.discard(task_id)
 

@@ -89,7 +89,12 @@ class Intake:
     async def _work(self) -> None:
         while True:
             stable = await self.source.get()
-            await self.inspect(stable)
+            try:
+                await self.inspect(stable)
+            except Exception:
+                # One file must not stop the stage: let it go, the watcher takes it again.
+                log.exception("file.intake_crashed", tenant=stable.tenant, file=stable.rel_path)
+                self.claims.release((stable.tenant, stable.rel_path))
 
     async def inspect(self, stable: StableFile) -> None:
         key = (stable.tenant, stable.rel_path)

@@ -43,7 +43,7 @@ class PollTiming:
 
 
 def next_poll_delay(
-    previous: str | None, current: str, remaining: int | None, timing: PollTiming
+    previous: str | None, current: str, remaining: float | None, timing: PollTiming
 ) -> float:
     """Seconds until the next status request after a successful one (guide 1.2.1.1)."""
     just_started = current == TaskStatus.PROCESSING and previous != TaskStatus.PROCESSING
@@ -127,6 +127,12 @@ class Poller:
     async def _poll(self, task_id: str) -> None:
         try:
             await self._poll_once(task_id)
+        except Exception as exc:
+            # A bug met by one task must not stop the scheduler; the task is asked again.
+            log.exception("task.poll_crashed", task_id=task_id)
+            tracked = self._tracked.get(task_id)
+            if tracked is not None:
+                self._after_error(task_id, tracked, repr(exc))
         finally:
             self._slots.release()
 

@@ -151,6 +151,10 @@ class Submitter:
                 self._failures.pop(task_id, None)
             except _RetryLater as exc:
                 self._schedule_retry(task_id, str(exc))
+            except Exception as exc:
+                # A bug met by one task must not stop the others; it is tried again later.
+                log.exception("task.submit_crashed", task_id=task_id)
+                self._schedule_retry(task_id, repr(exc))
             finally:
                 self._busy.discard(task_id)
 

@@ -1,0 +1,196 @@
+"""One HTTP exchange: send, read the whole answer, and turn every failure into a typed error.
+
+The token manager and the client both go through :func:`send`, so that the
+mapping from aiohttp's exceptions and from status codes to
+:mod:`hrec_ingest.miaop.errors` lives in one place, and every exchange is
+measured for the observer.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiohttp
+import structlog
+from multidict import CIMultiDictProxy
+from pydantic import BaseModel, ValidationError
+from yarl import URL
+
+from hrec_ingest.miaop.errors import (
+    LocalFileError,
+    MiaopError,
+    TlsError,
+    TransportError,
+    UnexpectedResponseError,
+    error_for_status,
+)
+from hrec_ingest.miaop.observer import Observer
+from hrec_ingest.miaop.retry import parse_retry_after
+
+log = structlog.get_logger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete answer: status, headers and the whole body."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    endpoint: str
+
+    def raise_for_status(self) -> None:
+        """Raise the typed error for a status other than 2xx (a redirect is unexpected too)."""
+        if 200 <= self.status < 300:
+            return
+        if 300 <= self.status < 400:
+            location = self.headers.get("Location", "?")
+            raise UnexpectedResponseError(
+                self.status,
+                self.body,
+                f"redirected to {location}: check the base URL (scheme, host, path)",
+                endpoint=self.endpoint,
+            )
+        retry_after = parse_retry_after(self.headers.get("Retry-After"))
+        raise error_for_status(
+            self.status, self.body, endpoint=self.endpoint, retry_after=retry_after
+        )
+
+    def json(self) -> Any:
+        """The body as JSON, or UnexpectedResponseError (an HTML page, truncated JSON, ...)."""
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise UnexpectedResponseError(
+                self.status, self.body, f"body is not JSON ({exc})", endpoint=self.endpoint
+            ) from None
+
+    def model(self, model: type[M], data: Any = None) -> M:
+        """Validate the JSON body (or ``data`` taken from it) as ``model``."""
+        value = self.json() if data is None else data
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            raise UnexpectedResponseError(
+                self.status,
+                self.body,
+                f"not a {model.__name__}: {validation_summary(exc)}",
+                endpoint=self.endpoint,
+            ) from None
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """The fields a model rejected, without their values (a value may be a token)."""
+    problems = [
+        f"{'.'.join(str(part) for part in err['loc']) or '(root)'}: {err['msg']}"
+        for err in exc.errors(include_input=False, include_url=False)
+    ]
+    more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "; ".join(problems[:3]) + more
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: URL,
+    *,
+    endpoint: str,
+    observer: Observer,
+    headers: Mapping[str, str] | None = None,
+    data: Any = None,
+    timeout: aiohttp.ClientTimeout | None = None,
+) -> Response:
+    """Make one request and read its whole answer; errors come back as MiaopError.
+
+    Redirects are not followed: a streamed body cannot be sent twice, and a
+    redirect usually means a wrong base URL, which the error says.
+    """
+    started = time.monotonic()
+    outcome: int | str = "connection"
+    try:
+        async with session.request(
+            method,
+            url,
+            headers=headers,
+            data=data,
+            allow_redirects=False,
+            timeout=timeout if timeout is not None else session.timeout,
+        ) as resp:
+            body = await resp.read()
+            outcome = resp.status
+            return Response(resp.status, resp.headers, body, endpoint)
+    except (TimeoutError, aiohttp.ClientError, ssl.SSLError) as exc:
+        error = transport_error(exc, url)
+        outcome = "tls" if isinstance(error, TlsError) else _outcome_label(exc)
+        raise error from exc
+    finally:
+        seconds = time.monotonic() - started
+        observer.on_request(endpoint, outcome, seconds)
+        log.debug(
+            "miaop.request",
+            endpoint=endpoint,
+            method=method,
+            status=outcome,
+            seconds=round(seconds, 4),
+        )
+
+
+def _outcome_label(exc: BaseException) -> str:
+    return "timeout" if isinstance(exc, TimeoutError) else "connection"
+
+
+def transport_error(exc: BaseException, url: URL) -> MiaopError:
+    """The typed error for an exception raised while sending or reading."""
+    host = f"{url.host}:{url.port}"
+    cause = exc.__cause__
+    if isinstance(cause, LocalFileError):
+        # aiohttp wraps whatever the body writer raised; a local file problem is not the network's.
+        return cause
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return TlsError.untrusted(host, str(exc.certificate_error))
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TlsError.untrusted(host, exc.verify_message or str(exc))
+    tls_reason = _tls_reason(exc)
+    if tls_reason is not None:
+        return TlsError(
+            f"TLS handshake with {host} failed ({tls_reason}); if the server requires a client "
+            "certificate, set CLIENT_CERT and CLIENT_KEY"
+        )
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return TransportError(f"timed out connecting to {host}", connected=False)
+    if isinstance(exc, TimeoutError):
+        return TransportError(f"timed out waiting for {host}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if url.scheme == "https" and isinstance(exc.os_error, ConnectionResetError):
+            # TCP was up (a refused connect is not a reset), so the TLS handshake was cut:
+            # often a server that wants a client certificate. Still retried: it may be a blip.
+            return TransportError(
+                f"{host} reset the connection during the TLS handshake; if the server requires "
+                "a client certificate, set CLIENT_CERT and CLIENT_KEY",
+                connected=False,
+            )
+        return TransportError(f"cannot connect to {host}: {exc.os_error}", connected=False)
+    return TransportError(f"connection to {host} failed: {type(exc).__name__}: {exc}")
+
+
+def _tls_reason(exc: BaseException) -> str | None:
+    """The SSL error behind ``exc``, if any: a TLS problem is not retried like a dropped line."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            return None  # the peer hung up: a dropped connection, worth another attempt
+        if isinstance(seen, ssl.SSLError):
+            return seen.reason or str(seen)
+        if isinstance(seen, aiohttp.ClientSSLError):
+            return str(seen.os_error) if seen.os_error else str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -1,0 +1,192 @@
+"""The ``POST /hrec`` body (guide 2.2): a ``task`` part, one streamed ``soundBlob`` per file.
+
+Files are read from disk in chunks while the socket takes them, so memory
+does not grow with file size; each attempt builds a fresh body and re-opens
+its files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import aiohttp
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import Payload
+
+from hrec_ingest.miaop.errors import LocalFileError
+from hrec_ingest.miaop.models import TaskMetadata
+
+CHUNK_BYTES = 1048576
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPart:
+    """One audio file of a task: where it is, the name the server sees, and its size in bytes."""
+
+    path: Path
+    filename: str
+    size: int
+    content_type: str = "application/octet-stream"
+
+
+class Progress:
+    """Counts one attempt's file bytes: the running total to the caller, each delta to metrics."""
+
+    def __init__(
+        self, on_progress: Callable[[int], None] | None, on_bytes: Callable[[int], None]
+    ) -> None:
+        self.sent = 0
+        self._on_progress = on_progress
+        self._on_bytes = on_bytes
+
+    def add(self, n: int) -> None:
+        """Record ``n`` more bytes handed to the socket."""
+        self.sent += n
+        self._on_bytes(n)
+        if self._on_progress is not None:
+            self._on_progress(self.sent)
+
+
+class FilePartPayload(Payload):
+    """A file streamed in chunks; its declared size is exactly what is sent, or the upload fails."""
+
+    def __init__(self, part: UploadPart, progress: Progress, write_timeout: float | None) -> None:
+        super().__init__(part.path, content_type=part.content_type, filename=part.filename)
+        self._part = part
+        self._size = part.size
+        self._progress = progress
+        self._write_timeout = write_timeout
+        # As browsers do (WHATWG form-data): the name as UTF-8, only '"', CR and LF escaped.
+        # aiohttp's default would percent-encode it all, and the server would then see a
+        # name that no MeetingDesc holds.
+        self.set_content_disposition(
+            "form-data",
+            quote_fields=False,
+            name="soundBlob",
+            filename=_browser_escape(part.filename),
+        )
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        """Not supported: the file is never held in memory."""
+        raise TypeError("a streamed file part cannot be decoded into a string")
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        """Same as :meth:`write`: the part's length is fixed by its size."""
+        await self.write(writer)
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        """Copy the file to ``writer`` chunk by chunk, reading off the event loop."""
+        part = self._part
+        try:
+            # Opened and closed on the loop (quick system calls): aiohttp cancels the writer
+            # when an answer comes early, and a handle opened in a thread could then be lost.
+            handle = _open_checked(part)
+        except OSError as exc:
+            raise LocalFileError(f"cannot read {part.path}: {exc.strerror or exc}") from None
+        # Closing waits for a read still running in its thread (buffered files hold a lock).
+        with handle:
+            remaining = part.size
+            while remaining > 0:
+                chunk = await asyncio.to_thread(handle.read, min(CHUNK_BYTES, remaining))
+                if not chunk:
+                    raise LocalFileError(
+                        f"{part.path} shrank while it was being sent "
+                        f"({part.size - remaining} of {part.size} bytes)"
+                    )
+                # aiohttp has no write timeout: a peer that stops reading would stall us forever.
+                async with asyncio.timeout(self._write_timeout):
+                    await writer.write(chunk)
+                remaining -= len(chunk)
+                self._progress.add(len(chunk))
+
+
+def _browser_escape(name: str) -> str:
+    return name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _open_checked(part: UploadPart) -> IO[bytes]:
+    handle = open(part.path, "rb")  # noqa: SIM115 - the caller closes it
+    size = os.fstat(handle.fileno()).st_size
+    if size != part.size:
+        handle.close()
+        raise LocalFileError(f"{part.path} is {size} bytes, expected {part.size}: it changed")
+    return handle
+
+
+def check_parts(task: TaskMetadata, files: Sequence[UploadPart]) -> None:
+    """Refuse a task whose files do not match its meetings, before anything is sent.
+
+    The server pairs the n-th ``soundBlob`` with the n-th meeting by file
+    name; a mismatch would produce a task whose meetings point at nothing.
+    """
+    if not files:
+        raise ValueError("a task needs at least one file")
+    if len(files) != len(task.meetings):
+        raise ValueError(f"{len(files)} files for {len(task.meetings)} meetings")
+    for index, (meeting, part) in enumerate(zip(task.meetings, files, strict=True), start=1):
+        if len(meeting.files) != 1:
+            raise ValueError(f"meeting {index} has {len(meeting.files)} files; the guide wants 1")
+        described = meeting.files[0]
+        if described.file != part.filename:
+            raise ValueError(
+                f"meeting {index} names {described.file!r} but its file is sent as "
+                f"{part.filename!r}"
+            )
+        if described.baseLanguage not in task.baseLanguages:
+            raise ValueError(
+                f"meeting {index} language {described.baseLanguage!r} is not in baseLanguages"
+            )
+        if part.size < 0:
+            raise ValueError(f"{part.path}: negative size {part.size}")
+
+
+def check_files(files: Sequence[UploadPart]) -> None:
+    """Fail early, without a request, when a file is gone or changed size."""
+    for part in files:
+        try:
+            size = part.path.stat().st_size
+        except OSError as exc:
+            raise LocalFileError(f"cannot read {part.path}: {exc.strerror or exc}") from None
+        if size != part.size:
+            raise LocalFileError(f"{part.path} is {size} bytes, expected {part.size}: it changed")
+
+
+def task_json(task: TaskMetadata) -> str:
+    """The ``task`` form field: the TaskMetadata JSON without unset (None) fields."""
+    return task.model_dump_json(exclude_none=True)
+
+
+def build_body(
+    task: TaskMetadata,
+    files: Sequence[UploadPart],
+    progress: Progress,
+    *,
+    write_timeout: float | None,
+) -> aiohttp.MultipartWriter:
+    """A fresh multipart body for one attempt; all sizes are known, so Content-Length is set."""
+    body = aiohttp.MultipartWriter("form-data")
+    task_part = body.append(task_json(task), {"Content-Type": "application/json"})
+    task_part.set_content_disposition("form-data", name="task")
+    for part in files:
+        body.append_payload(FilePartPayload(part, progress, write_timeout))
+    return body
+
+
+def upload_timeout(session: aiohttp.ClientSession) -> aiohttp.ClientTimeout:
+    """The session's timeouts per connect and per read, without a total: big files take long."""
+    base = session.timeout
+    return aiohttp.ClientTimeout(
+        total=None, connect=None, sock_connect=base.sock_connect, sock_read=base.sock_read
+    )
+
+
+def payload_summary(files: Sequence[UploadPart]) -> dict[str, Any]:
+    """Log fields for an upload: how many files and bytes."""
+    return {"files": len(files), "bytes": sum(part.size for part in files)}

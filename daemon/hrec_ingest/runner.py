@@ -1,0 +1,158 @@
+"""``hrec-ingest run``: start-up, readiness, watchdog and shutdown around the Daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Mapping
+
+import structlog
+
+from hrec_ingest.config import Settings
+from hrec_ingest.health import HealthServer, HealthServerError
+from hrec_ingest.journal import Journal, JournalError
+from hrec_ingest.logs import register_secret
+from hrec_ingest.metrics import Metrics
+from hrec_ingest.sdnotify import SystemdNotifier, watchdog_interval
+from hrec_ingest.service import (
+    Daemon,
+    apply_umask,
+    install_signal_handlers,
+    make_clients,
+    open_session,
+)
+
+log = structlog.get_logger(__name__)
+
+STATUS_EVERY_SECONDS = 10.0
+
+
+class Readiness:
+    """What /readyz reports: journal open, inbox readable, API answering, disk writable."""
+
+    def __init__(self, daemon: Daemon, settings: Settings) -> None:
+        self.daemon = daemon
+        self.settings = settings
+
+    def checks(self) -> Mapping[str, tuple[bool, str]]:
+        s = self.settings
+        inbox_ok = s.files_dir.is_dir()
+        checks: dict[str, tuple[bool, str]] = {
+            "journal": (True, str(self.daemon.journal.path)),
+            "inbox": (inbox_ok, str(s.files_dir) if inbox_ok else f"{s.files_dir} is missing"),
+        }
+        stages = self.daemon.stages
+        if stages is not None:
+            blocked = stages.exporter.blocked_since
+            checks["disk"] = (
+                blocked is None,
+                "writable" if blocked is None else "OUTPUT_DIR or ARCHIVE_DIR refuses writes",
+            )
+        free = _free_mb(s.output_dir)
+        checks["disk_space"] = (
+            free is None or free >= s.low_disk_warn_mb / 4,
+            f"{free} MB free in OUTPUT_DIR" if free is not None else "unknown",
+        )
+        return checks
+
+
+def _free_mb(path: object) -> int | None:
+    try:
+        return shutil.disk_usage(str(path)).free // 1_000_000
+    except OSError:
+        return None
+
+
+async def run_daemon(settings: Settings, metrics: Metrics | None = None) -> int:
+    """Run until SIGTERM/SIGINT. Returns the exit status (0 graceful, 1 fatal)."""
+    for warning in settings.warnings:
+        log.warning("config.warning", message=warning)
+    for tenant in settings.tenants:
+        register_secret(tenant.password.get_secret_value(), pinned=True)
+    apply_umask(settings.umask)
+    try:
+        journal = Journal.open(settings.state_dir)
+    except JournalError as exc:
+        log.error("journal.unusable", reason=str(exc))
+        return 1
+    metrics = metrics or Metrics()
+    try:
+        return await _serve(settings, journal, metrics)
+    finally:
+        journal.close()
+
+
+async def _serve(settings: Settings, journal: Journal, metrics: Metrics) -> int:
+    stop, force = asyncio.Event(), asyncio.Event()
+    install_signal_handlers(stop, force)
+    notifier = SystemdNotifier()
+    async with open_session(settings) as session:
+        clients = make_clients(settings, session, metrics.observer)
+        daemon = Daemon(settings, journal, metrics.observer)
+        daemon.stop_taking = stop
+        health = None
+        if settings.metrics_addr is not None:
+            host, port = settings.metrics_addr
+            health = HealthServer(host, port, metrics.registry, Readiness(daemon, settings).checks)
+            try:
+                await health.start()
+            except HealthServerError as exc:
+                log.error("metrics.unavailable", reason=str(exc))
+                return 1
+        running = asyncio.create_task(daemon.run(clients, force))
+        await daemon.started.wait()
+        notifier.ready()
+        log.info(
+            "daemon.ready",
+            inbox=str(settings.files_dir),
+            tenants=[t.name for t in settings.tenants],
+            journal=str(journal.path),
+        )
+        helpers = [asyncio.create_task(_report(daemon, notifier, metrics))]
+        interval = watchdog_interval()
+        if interval is not None:
+            helpers.append(asyncio.create_task(_watchdog(notifier, interval)))
+        try:
+            await running
+        finally:
+            notifier.stopping()
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            if health is not None:
+                await health.stop()
+    log.info("daemon.stopped")
+    return 0
+
+
+async def _watchdog(notifier: SystemdNotifier, interval: float) -> None:
+    # Sent from the event loop itself: a blocked loop stops the pings and
+    # systemd restarts the service.
+    while True:
+        notifier.watchdog()
+        await asyncio.sleep(interval)
+
+
+async def _report(daemon: Daemon, notifier: SystemdNotifier, metrics: Metrics) -> None:
+    """STATUS= line for systemd and the journal-backed gauges, every few seconds."""
+    while True:
+        started = time.monotonic()
+        counts = daemon.journal.file_counts()
+        metrics.set_file_counts({(state, tenant): n for (tenant, state), n in counts.items()})
+        stages = daemon.stages
+        if stages is not None:
+            metrics.set_queue_depth("watcher", stages.watcher.pending_count)
+            metrics.set_tasks_in_flight({"all": stages.poller.in_flight})
+        oldest = daemon.journal.oldest_active_taken_at()
+        metrics.set_oldest_waiting(None if oldest is None else time.time() - oldest)
+        by_state: dict[str, int] = {}
+        for (_, state), n in counts.items():
+            by_state[state] = by_state.get(state, 0) + n
+        in_flight = stages.poller.in_flight if stages else 0
+        notifier.status(
+            f"tasks in flight {in_flight}; files archived {by_state.get('archived', 0)}, "
+            f"failed {by_state.get('failed', 0)}, in progress "
+            f"{sum(n for s, n in by_state.items() if s not in ('archived', 'failed', 'dropped'))}"
+        )
+        await asyncio.sleep(max(0.0, STATUS_EVERY_SECONDS - (time.monotonic() - started)))

@@ -1,0 +1,116 @@
+"""The daemon end to end: real process, real folders, the simulator over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+from harness import Deployment, make_wav, sha256, visible_files, wait_for
+
+FORMATS = ("json", "txt", "srt", "vtt")
+
+
+def assert_exported_once(d: Deployment, tenant: str, drops: dict[str, bytes]) -> None:
+    """Each dropped file: transcripts once, audio archived intact, bytes in exactly one task."""
+    for rel, data in drops.items():
+        stem = rel.rsplit(".", 1)[0]
+        for fmt in FORMATS:
+            assert (d.out / tenant / f"{stem}.{fmt}").is_file(), f"{stem}.{fmt} missing"
+        document = json.loads((d.out / tenant / f"{stem}.json").read_text())
+        assert document["source"]["sha256"] == sha256(data)
+        assert document["source"]["path"] == rel
+        assert document["transcription"], "empty transcription"
+        assert (d.archive / tenant / rel).read_bytes() == data
+        assert d.uploads_of(sha256(data)) == 1, f"{rel} sent {d.uploads_of(sha256(data))} times"
+    jsons = [p for p in visible_files(d.out / tenant) if p.suffix == ".json"]
+    assert len(jsons) == len(drops), "a file was exported more than once"
+
+
+async def test_happy_path_many_files_in_sub_folders(deployment: Deployment) -> None:
+    d = deployment
+    d.settings["BATCH_MAX_FILES"] = "4"
+    drops: dict[str, bytes] = {}
+    for i in range(10):
+        rel = f"{'sub/deeper/' if i % 3 == 0 else 'sub/' if i % 3 == 1 else ''}call-{i}.wav"
+        drops[rel] = make_wav(d.inbox / rel, seconds=0.5 + i / 10, seed=i)
+    daemon = d.start()
+    await wait_for(lambda: len(visible_files(d.archive)) == len(drops), 60, "all archived")
+    assert_exported_once(d, "demo", drops)
+    assert visible_files(d.inbox) == []
+    assert len(d.sim.state.tasks) >= 3  # BATCH_MAX_FILES=4 for 10 files
+    assert await d.stop(daemon) == 0
+
+
+async def test_file_written_slowly_is_not_sent_early(deployment: Deployment) -> None:
+    d = deployment
+    d.settings["STABLE_SECONDS"] = "1.0"
+    daemon = d.start()
+    source = d.root / "source.wav"
+    data = make_wav(source, seconds=3, seed=99)
+    target = d.inbox / "slow.wav"
+    d.inbox.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as out:
+        chunk = len(data) // 10 + 1
+        for start in range(0, len(data), chunk):
+            out.write(data[start : start + chunk])
+            out.flush()
+            await asyncio.sleep(0.3)  # a slow copy: 3 s in all, longer than STABLE_SECONDS
+    await wait_for(lambda: (d.archive / "demo" / "slow.wav").exists(), 30, "slow.wav archived")
+    assert d.uploads_of(sha256(data)) == 1  # the complete bytes, in one task
+    assert sum(len(t.files) for t in d.sim.state.tasks.values()) == 1
+    assert await d.stop(daemon) == 0
+
+
+async def test_rsync_temporary_name_is_sent_once_under_its_final_name(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    daemon = d.start()
+    temporary = d.inbox / ".call.wav.Xa81Fz"
+    data = make_wav(temporary, seconds=1, seed=5)
+    await asyncio.sleep(1.5)  # longer than STABLE_SECONDS: a hidden name is never taken
+    assert d.sim.state.tasks == {}
+    os.rename(temporary, d.inbox / "call.wav")
+    await wait_for(lambda: (d.archive / "demo" / "call.wav").exists(), 30, "call.wav archived")
+    (task,) = d.sim.state.tasks.values()
+    assert [f.name for f in task.files] == ["call.wav"]
+    assert d.uploads_of(sha256(data)) == 1
+    assert await d.stop(daemon) == 0
+
+
+async def test_same_name_twice_gets_the_task_id(deployment: Deployment) -> None:
+    d = deployment
+    daemon = d.start()
+    first = make_wav(d.inbox / "call.wav", seed=1)
+    await wait_for(lambda: (d.archive / "demo" / "call.wav").exists(), 30, "first archived")
+    second = make_wav(d.inbox / "call.wav", seed=2)
+    await wait_for(lambda: len(visible_files(d.archive)) == 2, 30, "second archived")
+    (other,) = [p for p in visible_files(d.archive / "demo") if p.name != "call.wav"]
+    task_id = other.name.split(".")[1]
+    assert other.name == f"call.{task_id}.wav" and task_id in d.sim.state.tasks
+    assert other.read_bytes() == second
+    assert (d.archive / "demo" / "call.wav").read_bytes() == first
+    for fmt in FORMATS:
+        assert (d.out / "demo" / f"call.{fmt}").is_file()
+        assert (d.out / "demo" / f"call.{task_id}.{fmt}").is_file()
+    assert await d.stop(daemon) == 0
+
+
+async def test_bad_files_fail_at_validate_and_good_ones_go_on(deployment: Deployment) -> None:
+    d = deployment
+    d.inbox.mkdir(parents=True)
+    (d.inbox / "empty.wav").write_bytes(b"")
+    (d.inbox / "text.wav").write_text("<!DOCTYPE html> not audio at all\n")
+    good = make_wav(d.inbox / "good.wav", seed=3)
+    daemon = d.start()
+    await wait_for(lambda: (d.archive / "demo" / "good.wav").exists(), 30, "good archived")
+    await wait_for(lambda: len(visible_files(d.failed)) == 4, 30, "two failures with reasons")
+    for name in ("empty.wav", "text.wav"):
+        reason = json.loads((d.failed / "demo" / f"{name}.error.json").read_text())
+        assert reason["stage"] == "validate"
+        assert reason["error"]["message"]
+        assert reason["source"]["name"] == name
+    assert d.uploads_of(sha256(good)) == 1
+    assert len(d.sim.state.tasks) == 1  # nothing bad was sent
+    assert await d.stop(daemon) == 0
