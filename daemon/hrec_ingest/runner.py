@@ -68,6 +68,12 @@ async def run_daemon(settings: Settings, metrics: Metrics | None = None) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit status (0 graceful, 1 fatal)."""
     for warning in settings.warnings:
         log.warning("config.warning", message=warning)
+    for key, value in (
+        ("ARCHIVE_RETENTION_DAYS", settings.archive_retention_days),
+        ("WEBHOOK_URL", settings.webhook_url),
+    ):
+        if value is not None:
+            log.warning("config.not_implemented", key=key, note="accepted but ignored in 0.1.0")
     for tenant in settings.tenants:
         register_secret(tenant.password.get_secret_value(), pinned=True)
     apply_umask(settings.umask)
