@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 
 from harness import Deployment, make_wav, sha256, visible_files, wait_for
 
@@ -114,3 +115,92 @@ async def test_bad_files_fail_at_validate_and_good_ones_go_on(deployment: Deploy
     assert d.uploads_of(sha256(good)) == 1
     assert len(d.sim.state.tasks) == 1  # nothing bad was sent
     assert await d.stop(daemon) == 0
+
+
+async def test_every_audio_format_is_taken_by_content(deployment: Deployment) -> None:
+    from samples.audio import adts_frames, asf, flac, id3, mp4, mpeg_frames, opus, vorbis, webm
+
+    d = deployment
+    d.inbox.mkdir(parents=True)
+    drops = {
+        "a.mp3": id3() + mpeg_frames(40),
+        "b.flac": flac(),
+        "c.opus": opus(),
+        "d.ogg": vorbis(),
+        "e.m4a": mp4(),
+        "f.aac": adts_frames(40),
+        "g.wma": asf(),
+        "h.webm": webm(),
+        "i.wav": make_wav(d.root / "i.wav", seed=1),
+    }
+    for name, data in drops.items():
+        (d.inbox / name).write_bytes(data)
+    daemon = d.start()
+    await wait_for(lambda: len(visible_files(d.archive)) == len(drops), 30, "all archived")
+    formats = {}
+    for name, data in drops.items():
+        document = json.loads((d.out / "demo" / f"{name.rsplit('.', 1)[0]}.json").read_text())
+        assert document["source"]["sha256"] == sha256(data)
+        formats[name] = document["source"]["format"]
+    assert formats == {
+        "a.mp3": "mp3",
+        "b.flac": "flac",
+        "c.opus": "opus",
+        "d.ogg": "ogg",
+        "e.m4a": "m4a",
+        "f.aac": "aac",
+        "g.wma": "wma",
+        "h.webm": "webm",
+        "i.wav": "wav",
+    }
+    assert visible_files(d.failed) == []
+    assert await d.stop(daemon) == 0
+
+
+async def test_file_changed_or_deleted_before_sending_is_dropped_then_retaken(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    d.settings["BATCH_MAX_WAIT_SECONDS"] = "4"  # files wait in the open batch meanwhile
+    stays = make_wav(d.inbox / "stays.wav", seed=1)
+    make_wav(d.inbox / "deleted.wav", seed=2)
+    make_wav(d.inbox / "rewritten.wav", seed=3)
+    daemon = d.start()
+    await wait_for(
+        lambda: (
+            len(daemon.events("watcher.ignored")) >= 0
+            and any(True for _ in d.state.glob("journal.sqlite3"))
+        ),
+        10,
+        "the daemon to start",
+    )
+    await asyncio.sleep(1.5)  # past STABLE_SECONDS: all three taken, the batch still open
+    (d.inbox / "deleted.wav").unlink()
+    rewritten = make_wav(d.inbox / "rewritten.wav", seconds=2, seed=4)
+    await wait_for(lambda: len(visible_files(d.archive)) == 2, 40, "two files archived")
+    assert (d.archive / "demo" / "stays.wav").read_bytes() == stays
+    assert (d.archive / "demo" / "rewritten.wav").read_bytes() == rewritten
+    assert d.uploads_of(sha256(stays)) == 1 and d.uploads_of(sha256(rewritten)) == 1
+    sent = [f.name for t in d.sim.state.tasks.values() for f in t.files]
+    assert sorted(sent) == ["rewritten.wav", "stays.wav"]  # the old and deleted never sent
+    assert {e.get("file") for e in daemon.events("file.dropped_from_batch")} == {
+        "deleted.wav",
+        "rewritten.wav",
+    }
+    assert await d.stop(daemon) == 0
+
+
+async def test_second_signal_stops_at_once(deployment: Deployment) -> None:
+    d = deployment
+    d.sim.options.latency_seconds = 30  # every request hangs: a graceful stop would wait
+    d.settings["SHUTDOWN_GRACE_SECONDS"] = "60"
+    make_wav(d.inbox / "a.wav", seed=1)
+    daemon = d.start()
+    await wait_for(lambda: d.sim.state.in_flight > 0, 20, "a request in flight")
+    daemon.proc.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.5)
+    assert daemon.alive()  # draining, within its grace period
+    daemon.proc.send_signal(signal.SIGTERM)
+    await wait_for(lambda: not daemon.alive(), 10, "the second signal to stop the daemon")
+    assert daemon.proc.returncode == 0
+    assert daemon.events("daemon.force_stop")
