@@ -115,7 +115,10 @@ async def _serve(settings: Settings, journal: Journal, metrics: Metrics) -> int:
             tenants=[t.name for t in settings.tenants],
             journal=str(journal.path),
         )
-        helpers = [asyncio.create_task(_report(daemon, notifier, metrics))]
+        helpers = [
+            asyncio.create_task(_report(daemon, notifier, metrics)),
+            asyncio.create_task(_announce_stopping(stop, notifier)),
+        ]
         interval = watchdog_interval()
         if interval is not None:
             helpers.append(asyncio.create_task(_watchdog(notifier, interval)))
@@ -130,6 +133,12 @@ async def _serve(settings: Settings, journal: Journal, metrics: Metrics) -> int:
                 await health.stop()
     log.info("daemon.stopped")
     return 0
+
+
+async def _announce_stopping(stop: asyncio.Event, notifier: SystemdNotifier) -> None:
+    # systemd should know at once that the drain has begun, not when it ends.
+    await stop.wait()
+    notifier.stopping()
 
 
 async def _watchdog(notifier: SystemdNotifier, interval: float) -> None:
