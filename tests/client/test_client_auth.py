@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import types
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
-import aioresponses.core as aioresponses_core
 import pytest
 import structlog
 from aioresponses import CallbackResult, aioresponses
@@ -30,19 +28,6 @@ TASK_URL = f"{API}/api/tasks/t1"
 PASSWORD = "s3cret-Pa55!"
 FAST = RetryPolicy(attempts=3, max_total_seconds=10, base_seconds=0.001, cap_seconds=0.01)
 TASK = {"taskId": "t1", "taskStatus": "sttPending"}
-
-
-class _Response(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 builds responses without aiohttp 3.14's ``stream_writer``."""
-
-    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", types.SimpleNamespace(output_size=0))
-        super().__init__(method, url, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _aioresponses_compat(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aioresponses_core, "ClientResponse", _Response)
 
 
 class Keycloak:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import re
 import time
-import types
 from collections.abc import AsyncIterator, Iterator
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aioresponses.core as aioresponses_core
 import pytest
 from aioresponses import CallbackResult, aioresponses
 from yarl import URL
@@ -41,19 +39,6 @@ TASK_URL = f"{API}/api/tasks/t1"
 # aioresponses matches decoded URLs: the task list is matched by pattern.
 ANY_TASKS_QUERY = re.compile(rf"^{re.escape(API)}/api/tasks\?filter=.+$")
 FAST = RetryPolicy(attempts=4, max_total_seconds=10, base_seconds=0.001, cap_seconds=0.01)
-
-
-class _Response(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 builds responses without aiohttp 3.14's ``stream_writer``."""
-
-    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", types.SimpleNamespace(output_size=0))
-        super().__init__(method, url, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _aioresponses_compat(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aioresponses_core, "ClientResponse", _Response)
 
 
 @pytest.fixture

@@ -11,23 +11,9 @@ from pathlib import Path
 import pytest
 
 from hrec_ingest.config import ConfigError, load_settings
+from samples.config import MINIMAL
 
-MINIMAL = {
-    "HREC_KEYCLOAK_BASE_URL": "https://kc.example.com",
-    "HREC_API_BASE_URL": "https://api.example.com",
-    "HREC_TENANT": "demo",
-    "HREC_USERNAME": "user",
-    "HREC_PASSWORD": "pw",
-    "HREC_SUPERVISOR_EMAIL": "boss@example.com",
-    "HREC_BASE_LANGUAGE": "English",
-}
 FOLDERS = ("FILES_DIR", "OUTPUT_DIR", "ARCHIVE_DIR", "FAILED_DIR", "STATE_DIR")
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def problems_with(environ: dict[str, str]) -> list[str]:

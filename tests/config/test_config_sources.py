@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hrec_ingest.config import ConfigError, FlagValue, load_settings
+from samples.config import MINIMAL
 
 # The guide's section 3.3 config.env, exactly as the reference script ships it.
 REFERENCE_CONFIG_ENV = """\
@@ -22,22 +23,6 @@ PASSWORD=123
 BASE_LANGUAGE=Hebrew
 GENERIC_ADDITIONAL_INFO={'generic_prop1':"generic_val1"}
 """
-
-MINIMAL = {
-    "HREC_KEYCLOAK_BASE_URL": "https://kc.example.com",
-    "HREC_API_BASE_URL": "https://api.example.com",
-    "HREC_TENANT": "demo",
-    "HREC_USERNAME": "user",
-    "HREC_PASSWORD": "pw",
-    "HREC_SUPERVISOR_EMAIL": "boss@example.com",
-    "HREC_BASE_LANGUAGE": "English",
-}
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def problems_of(error: pytest.ExceptionInfo[ConfigError]) -> list[str]:

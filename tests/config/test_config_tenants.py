@@ -20,12 +20,6 @@ GLOBAL = {
 }
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def tenants_file(workdir: Path, text: str) -> Path:
     path = workdir / "tenants.toml"
     path.write_text(text)

@@ -11,22 +11,7 @@ from hypothesis import strategies as st
 
 from hrec_ingest.config import ConfigError, FlagValue, load_settings
 from hrec_ingest.config.parsing import BadValue, parse_size
-
-MINIMAL = {
-    "HREC_KEYCLOAK_BASE_URL": "https://kc.example.com",
-    "HREC_API_BASE_URL": "https://api.example.com",
-    "HREC_TENANT": "demo",
-    "HREC_USERNAME": "user",
-    "HREC_PASSWORD": "pw",
-    "HREC_SUPERVISOR_EMAIL": "boss@example.com",
-    "HREC_BASE_LANGUAGE": "English",
-}
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+from samples.config import MINIMAL
 
 
 def problems_with(environ: dict[str, str]) -> list[str]:
