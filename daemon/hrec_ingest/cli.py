@@ -26,6 +26,11 @@ SIMULATION_DEFAULTS: Mapping[str, str] = {
     "PASSWORD": "Psw12345!",
     "SUPERVISOR_EMAIL": "demo@example.com",
     "BASE_LANGUAGE": "English",
+    # A demo should show a transcript within seconds, not after a production batch wait.
+    "STABLE_SECONDS": "2",
+    "BATCH_MAX_WAIT_SECONDS": "2",
+    "POLL_INITIAL_DELAY_SECONDS": "1",
+    "POLL_INTERVAL_SECONDS": "1",
 }
 
 config_option = click.option(

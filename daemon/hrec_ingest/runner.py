@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import time
 from collections.abc import Mapping
@@ -66,6 +67,8 @@ def _free_mb(path: object) -> int | None:
 
 async def run_daemon(settings: Settings, metrics: Metrics | None = None) -> int:
     """Run until SIGTERM/SIGINT. Returns the exit status (0 graceful, 1 fatal)."""
+    # watchfiles logs every batch of events at info: far too chatty for a daemon's log.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
     for warning in settings.warnings:
         log.warning("config.warning", message=warning)
     for key, value in (

@@ -37,6 +37,7 @@ log = structlog.get_logger(__name__)
 # many tries, so the file gets a clear outcome.
 MAX_BAD_TRANSCRIPTS = 3
 WORKERS = 4
+REPLAY_FAILURES_SECONDS = 60.0
 
 
 class _RetryLater(Exception):
@@ -121,21 +122,29 @@ class Exporter:
         self._last_disk_log = 0.0
 
     async def run(self) -> None:
-        await self._replay_unfinished_failures()
         for task in self.journal.tasks_in_state(TaskState.DONE, TaskState.ERROR):
             self._work.put(task.task_id)
         async with asyncio.TaskGroup() as group:
+            group.create_task(self._replay_failures_periodically())
             group.create_task(self._take_finished())
             for _ in range(WORKERS):
                 group.create_task(self._worker())
 
-    async def _replay_unfinished_failures(self) -> None:
-        """Files a crash left half-way to FAILED_DIR outside any task still to export."""
-        for row in self.journal.files_in_state(FileState.FAILING):
-            task = self.journal.task(row.task_id) if row.task_id else None
-            if task is None or task.state not in (TaskState.DONE, TaskState.ERROR):
-                assert row.error is not None
-                await self.outcomes.fail(row, row.error)
+    async def _replay_failures_periodically(self) -> None:
+        """Finish files left half-way to FAILED_DIR by a crash or a refused write.
+
+        Those of a task still to export are finished with that task.
+        """
+        while True:
+            for row in self.journal.files_in_state(FileState.FAILING):
+                task = self.journal.task(row.task_id) if row.task_id else None
+                if task is None or task.state not in (TaskState.DONE, TaskState.ERROR):
+                    assert row.error is not None
+                    try:
+                        await self.outcomes.fail(row, row.error)
+                    except OSError as exc:
+                        self._disk_refused(exc)
+            await asyncio.sleep(REPLAY_FAILURES_SECONDS)
 
     def _defer(self, task_id: str, reason: str) -> None:
         failures = self._failures.get(task_id, 0) + 1

@@ -124,6 +124,13 @@ class Intake:
                 name=examined.problem.name,
                 message=str(examined.problem),
             )
-            await self.outcomes.fail_new(new, doc)
+            try:
+                await self.outcomes.fail_new(new, doc)
+            except OSError as exc:
+                # The journal holds it as failing and keeps its path claimed; the
+                # exporter's periodic replay finishes the move once the disk allows.
+                log.error(
+                    "file.fail_deferred", tenant=new.tenant, file=new.rel_path, error=str(exc)
+                )
             return
         await self.output.put(ReadyFile(stable, examined.sha256, audio_facts(examined.audio)))
