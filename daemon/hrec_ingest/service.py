@@ -228,9 +228,7 @@ async def _settle_within(
     tasks: list[asyncio.Task[None]], grace: float, force_stop: asyncio.Event, what: str
 ) -> None:
     forced = asyncio.create_task(force_stop.wait())
-    done, _ = await asyncio.wait(
-        [*tasks, forced], timeout=grace, return_when=asyncio.FIRST_COMPLETED
-    )
+    await asyncio.wait([*tasks, forced], timeout=grace, return_when=asyncio.FIRST_COMPLETED)
     forced.cancel()
     for task in tasks:
         if not task.done():

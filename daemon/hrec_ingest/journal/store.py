@@ -313,6 +313,13 @@ class Journal:
         ).fetchall()
         return [_file_row(r) for r in rows]
 
+    def require_file(self, file_id: int) -> FileRow:
+        """The row of a file the caller holds; its absence is a bug, not a state."""
+        row = self.file(file_id)
+        if row is None:
+            raise LookupError(f"file row {file_id} vanished from the journal")
+        return row
+
     def file(self, file_id: int) -> FileRow | None:
         row = self._db.execute(
             f"SELECT {_FILE_COLUMNS} FROM files WHERE id = ?", (file_id,)

@@ -12,7 +12,7 @@ One :func:`make_session` per process, one :class:`TokenManager` and one
 
 from hrec_ingest.miaop.auth import TokenManager
 from hrec_ingest.miaop.backoff import full_jitter
-from hrec_ingest.miaop.client import MiaopClient, TranscriptionResult
+from hrec_ingest.miaop.client import SINGLE_ATTEMPT, MiaopClient, TranscriptionResult
 from hrec_ingest.miaop.errors import (
     ApiError,
     AuthenticationError,
@@ -36,6 +36,7 @@ from hrec_ingest.miaop.tls import make_ssl_context
 from hrec_ingest.miaop.upload import UploadPart
 
 __all__ = [
+    "SINGLE_ATTEMPT",
     "ApiError",
     "AuthenticationError",
     "ConflictError",

@@ -31,6 +31,14 @@ class DelayQueue(Generic[T]):
     def next_due(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
+    def pop_due(self) -> list[T]:
+        """Every item due now, in due order, without waiting."""
+        now = self._clock()
+        due: list[T] = []
+        while self._heap and self._heap[0][0] <= now:
+            due.append(heapq.heappop(self._heap)[2])
+        return due
+
     async def wait_due(self) -> None:
         """Return once the earliest item is due (an earlier item put meanwhile counts)."""
         while True:

@@ -263,7 +263,7 @@ class Exporter:
             self.journal.reserve_names(
                 row.id, FileState.EXPORTING, out_stem=out_stem, dest_kind=ARCHIVE, dest_rel=dest_rel
             )
-            row = self._reload(row)
+            row = self.journal.require_file(row.id)
         document = transcript_document(row, task, meeting, result.raw)
         try:
             await asyncio.to_thread(_write_outputs, self.folders, row, result.paragraphs, document)
@@ -273,7 +273,7 @@ class Exporter:
         self.blocked_since = None
         self.journal.set_file_state(row.id, FileState.EXPORTED)
         failpoint("before_archive")
-        await self._archive(self._reload(row))
+        await self._archive(self.journal.require_file(row.id))
         log.info(
             "file.exported",
             tenant=row.tenant,
@@ -328,8 +328,3 @@ class Exporter:
                 hint="free space or fix permissions in OUTPUT_DIR/ARCHIVE_DIR; "
                 "export resumes by itself",
             )
-
-    def _reload(self, row: FileRow) -> FileRow:
-        fresh = self.journal.file(row.id)
-        assert fresh is not None
-        return fresh

@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from hrec_ingest.formats import render_json
 from hrec_ingest.fsops import atomic_write, move_file
 from hrec_ingest.journal import FileRow, FileState, Journal, NewFile
 from hrec_ingest.pipeline.claims import Claims
@@ -62,12 +63,6 @@ def error_doc(
     }
 
 
-def _render(doc: dict[str, Any]) -> bytes:
-    import json
-
-    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode()
-
-
 class Outcomes:
     """Moves files out of the inbox, always after the journal says it is due."""
 
@@ -95,7 +90,7 @@ class Outcomes:
                 dest_rel=dest_rel,
                 error=doc,
             )
-            row = self._reload(row)
+            row = self.journal.require_file(row.id)
         await self._finish_failing(row)
 
     async def fail_new(self, new: NewFile, doc: dict[str, Any]) -> None:
@@ -115,7 +110,7 @@ class Outcomes:
         error_path = self.folders.error_file(row.tenant, row.dest_rel)
         source = self.folders.source(row.tenant, row.rel_path)
         target = self.folders.destination(FAILED, row.tenant, row.dest_rel)
-        await asyncio.to_thread(atomic_write, error_path, _render(row.error))
+        await asyncio.to_thread(atomic_write, error_path, render_json(row.error))
         await asyncio.to_thread(move_file, source, target)
         self.journal.set_file_state(row.id, FileState.FAILED)
         self.claims.release((row.tenant, row.rel_path))
@@ -138,8 +133,3 @@ class Outcomes:
         await asyncio.to_thread(move_file, source, target)
         self.journal.set_file_state(row.id, FileState.ARCHIVED)
         self.claims.release((row.tenant, row.rel_path))
-
-    def _reload(self, row: FileRow) -> FileRow:
-        fresh = self.journal.file(row.id)
-        assert fresh is not None
-        return fresh

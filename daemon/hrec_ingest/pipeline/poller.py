@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import structlog
 
 from hrec_ingest.journal import Journal, TaskState
-from hrec_ingest.miaop import MiaopClient, RetryPolicy
+from hrec_ingest.miaop import SINGLE_ATTEMPT, MiaopClient
 from hrec_ingest.miaop.backoff import full_jitter
 from hrec_ingest.miaop.errors import MiaopError, NotFoundError
 from hrec_ingest.miaop.models import TaskStatus
@@ -27,7 +27,6 @@ from hrec_ingest.pipeline.delays import DelayQueue
 
 log = structlog.get_logger(__name__)
 
-_ONE_TRY = RetryPolicy(attempts=1)
 # A task the server keeps saying it does not know is given up after this many
 # answers in a row (with back-off, that is many minutes), so its files get a
 # clear outcome instead of waiting forever.
@@ -142,7 +141,7 @@ class Poller:
             return
         client = self.clients[tracked.tenant]
         try:
-            answer = await client.get_task(task_id, retry=_ONE_TRY)
+            answer = await client.get_task(task_id, retry=SINGLE_ATTEMPT)
         except NotFoundError:
             tracked.not_found += 1
             if tracked.not_found >= MAX_NOT_FOUND:

@@ -20,7 +20,7 @@ import structlog
 
 from hrec_ingest.failpoints import failpoint
 from hrec_ingest.journal import FileRow, FileState, Journal, NewFile, TaskState
-from hrec_ingest.miaop import MiaopClient, RetryPolicy, UploadPart
+from hrec_ingest.miaop import MiaopClient, UploadPart
 from hrec_ingest.miaop.backoff import full_jitter
 from hrec_ingest.miaop.errors import (
     ApiError,
@@ -43,8 +43,6 @@ from hrec_ingest.pipeline.taskmeta import (
 from hrec_ingest.pipeline.watcher import Signature
 
 log = structlog.get_logger(__name__)
-
-_ONE_TRY = RetryPolicy(attempts=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,9 +300,4 @@ class Submitter:
             task_id=task_id,
             attempts=task.post_attempts if task else 1,
         )
-        await self.outcomes.fail(self._file(row.id), doc)
-
-    def _file(self, file_id: int) -> FileRow:
-        row = self.journal.file(file_id)
-        assert row is not None
-        return row
+        await self.outcomes.fail(self.journal.require_file(row.id), doc)

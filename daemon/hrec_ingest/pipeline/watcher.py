@@ -9,7 +9,6 @@ size, mtime and inode have stayed the same for STABLE_SECONDS of our own clock.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import os
 import stat
 import time
@@ -21,6 +20,7 @@ import structlog
 import watchfiles
 
 from hrec_ingest.pipeline.claims import Claims, InboxKey
+from hrec_ingest.pipeline.delays import DelayQueue
 from hrec_ingest.pipeline.rules import ignore_reason
 
 log = structlog.get_logger(__name__)
@@ -140,9 +140,8 @@ class Watcher:
         self.clock = clock
         self.unknown_folders: set[str] = set()
         self._pending: dict[InboxKey, _Pending] = {}
-        self._due: list[tuple[float, InboxKey]] = []
+        self._due: DelayQueue[InboxKey] = DelayQueue(clock)
         self._ignored_logged: set[str] = set()
-        self._wakeup = asyncio.Event()
 
     @property
     def pending_count(self) -> int:
@@ -188,10 +187,7 @@ class Watcher:
         if pending is not None and pending.signature == signature:
             return
         self._pending[key] = _Pending(signature, now)
-        due = now + self.stable_seconds
-        if not self._due or due < self._due[0][0]:
-            self._wakeup.set()
-        heapq.heappush(self._due, (due, key))
+        self._due.put(key, self.stable_seconds)
 
     async def _follow_events(self, stop: asyncio.Event) -> None:
         async for changes in watchfiles.awatch(
@@ -239,28 +235,22 @@ class Watcher:
             log.debug("watcher.rescanned", seconds=round(self.clock() - started, 3))
 
     async def _release_stable(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            now = self.clock()
-            ready = list(self._collect_stable(now))
-            ready.sort(key=lambda f: (f.signature.mtime_ns, f.rel_path))
-            for stable in ready:
-                self.claims.claim((stable.tenant, stable.rel_path))
-                await self.output.put(stable)
-            timeout = self._due[0][0] - self.clock() if self._due else None
-            self._wakeup.clear()
-            waiters = [
-                asyncio.ensure_future(self._wakeup.wait()),
-                asyncio.ensure_future(stop.wait()),
-            ]
-            try:
-                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                ready = list(self._collect_stable(self.clock()))
+                ready.sort(key=lambda f: (f.signature.mtime_ns, f.rel_path))
+                for stable in ready:
+                    self.claims.claim((stable.tenant, stable.rel_path))
+                    await self.output.put(stable)
+                due = asyncio.ensure_future(self._due.wait_due())
+                await asyncio.wait([due, stopped], return_when=asyncio.FIRST_COMPLETED)
+                due.cancel()
+        finally:
+            stopped.cancel()
 
     def _collect_stable(self, now: float) -> Iterator[StableFile]:
-        while self._due and self._due[0][0] <= now:
-            _, key = heapq.heappop(self._due)
+        for key in self._due.pop_due():
             pending = self._pending.get(key)
             if pending is None or pending.since + self.stable_seconds > now or key in self.claims:
                 continue  # forgotten, superseded by a newer observation, or already held
