@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,11 +11,10 @@ import click
 import structlog
 
 from hrec_ingest import __version__
-from hrec_ingest.config import ConfigError, FlagValue, Settings, load_settings
+from hrec_ingest.commands.common import config_option, load_or_exit
+from hrec_ingest.config import FlagValue
 from hrec_ingest.logs import configure_logging
 from hrec_ingest.simulator.command import simulator_command
-
-EXIT_BAD_CONFIG = 2
 
 # What `run --simulate` uses when nothing is configured: a complete demo with
 # no set-up at all. Anything the config file or environment sets still wins.
@@ -32,36 +30,6 @@ SIMULATION_DEFAULTS: Mapping[str, str] = {
     "POLL_INITIAL_DELAY_SECONDS": "1",
     "POLL_INTERVAL_SECONDS": "1",
 }
-
-config_option = click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Settings file in dotenv syntax (default: ./config.env if present).",
-)
-
-
-def load_or_exit(
-    config_file: Path | None,
-    flags: Mapping[str, FlagValue] | None = None,
-    *,
-    require_credentials: bool = True,
-    defaults: Mapping[str, str] | None = None,
-) -> Settings:
-    """Settings, or exit 2 with one line per problem (key, what is wrong, where it came from)."""
-    try:
-        return load_settings(
-            config_file,
-            os.environ,
-            flags,
-            require_credentials=require_credentials,
-            defaults=defaults,
-        )
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"hrec-ingest: configuration: {problem}", err=True)
-        sys.exit(EXIT_BAD_CONFIG)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,1 @@
+"""The sub-commands of ``hrec-ingest`` other than ``run`` (interface.md section 2)."""
