@@ -11,7 +11,13 @@ import click
 import structlog
 
 from hrec_ingest import __version__
+from hrec_ingest.commands.check import check_command
 from hrec_ingest.commands.common import config_option, load_or_exit
+from hrec_ingest.commands.fetch import fetch_command
+from hrec_ingest.commands.retry import retry_command
+from hrec_ingest.commands.status import status_command
+from hrec_ingest.commands.submit import submit_command
+from hrec_ingest.commands.tasks import tasks_command
 from hrec_ingest.config import FlagValue
 from hrec_ingest.logs import configure_logging
 from hrec_ingest.simulator.command import simulator_command
@@ -95,3 +101,9 @@ async def _run_simulated(config_file: Path | None) -> int:
 
 
 main.add_command(simulator_command)
+main.add_command(status_command)
+main.add_command(retry_command)
+main.add_command(check_command)
+main.add_command(tasks_command)
+main.add_command(submit_command)
+main.add_command(fetch_command)

@@ -27,7 +27,7 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -38,22 +38,27 @@ __all__ = [
     "NAME_MAX_BYTES",
     "MoveResult",
     "atomic_write",
+    "atomic_write_many",
     "ensure_dir",
     "fit_bytes",
     "free_name",
     "fsync_dir",
     "is_temporary",
     "move_file",
+    "move_files",
     "sha256_file",
     "split_ext",
     "stem_for",
     "sweep_temporaries",
     "temp_name",
+    "use_umask",
 ]
 
 CHUNK_BYTES = 1 << 20
+# The modes of UMASK's default, 0027. The daemon calls use_umask() with its UMASK at start.
 DIR_MODE = 0o750
 FILE_MODE = 0o640
+_umask = 0o027
 NAME_MAX_BYTES = 255
 TEMP_SUFFIX = ".hrec.tmp"
 MOVE_TAG = "move"
@@ -202,8 +207,26 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def ensure_dir(path: Path, mode: int = DIR_MODE) -> None:
-    """Create ``path`` and missing parents with exactly ``mode``, each made durable."""
+def use_umask(umask: int) -> None:
+    """Give files written from now on mode ``0o666 & ~umask``, folders ``0o777 & ~umask``.
+
+    The process umask is not enough: it may differ from UMASK (a library, a
+    test), and the modes are part of the contract, so they are set exactly.
+    """
+    global _umask
+    _umask = umask
+
+
+def _file_mode(mode: int | None) -> int:
+    return 0o666 & ~_umask if mode is None else mode
+
+
+def ensure_dir(path: Path, mode: int | None = None) -> None:
+    """Create ``path`` and missing parents with exactly ``mode``, each made durable.
+
+    The default mode comes from the umask (0o750 for 0027).
+    """
+    mode = 0o777 & ~_umask if mode is None else mode
     missing: list[Path] = []
     probe = path
     while not probe.is_dir() and probe != probe.parent:
@@ -299,17 +322,24 @@ def _holds(path: Path, data: bytes) -> bool:
 # --- atomic write -----------------------------------------------------------------------------
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Make ``path`` hold ``data``, all or nothing, durably, never replacing another file.
 
-    Writes a hidden temporary file beside ``path`` (creating missing folders
-    with mode 0o750), syncs it, gives it its name without overwriting, then
-    syncs the folder. Writing the same bytes again is a no-op (a replay after
-    a crash); if ``path`` holds anything else, FileExistsError. On any
-    failure the temporary file is removed and the OSError raised (a full disk
-    as errno ENOSPC).
+    Writes a hidden temporary file beside ``path`` with ``mode`` (default:
+    from the umask, 0o640; missing folders 0o750), syncs it, gives it its
+    name without overwriting, then syncs the folder. Writing the same bytes
+    again is a no-op (a replay after a crash); if ``path`` holds anything
+    else, FileExistsError. On any failure the temporary file is removed and
+    the OSError raised (a full disk as errno ENOSPC).
     """
     ensure_dir(path.parent)
+    _write_named(path, data, mode)
+    fsync_dir(path.parent)
+
+
+def _write_named(path: Path, data: bytes, mode: int | None) -> None:
+    """Write, sync and name one file (its folder exists); the folder is not synced."""
+    mode = _file_mode(mode)
     tmp = path.parent / temp_name(path.name, secrets.token_hex(8))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
     try:
@@ -332,7 +362,25 @@ def atomic_write(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    fsync_dir(path.parent)
+
+
+def atomic_write_many(items: Iterable[tuple[Path, bytes]], *, mode: int | None = None) -> None:
+    """:func:`atomic_write` for several files, syncing each folder once rather than per file.
+
+    Each file is written, synced and named exactly as ``atomic_write`` does;
+    only the folder syncs are gathered at the end, so when this returns every
+    file is as durable as after ``atomic_write``. ``items`` may be a generator,
+    so that each file's bytes are made only when it is written. If it raises, the files
+    named so far exist but may not survive a power cut: write them again.
+    """
+    folders: dict[Path, None] = {}
+    for path, data in items:
+        if path.parent not in folders:
+            ensure_dir(path.parent)
+            folders[path.parent] = None
+        _write_named(path, data, mode)
+    for folder in folders:
+        fsync_dir(folder)
 
 
 # --- move -------------------------------------------------------------------------------------
@@ -376,6 +424,49 @@ def move_file(src: Path, dst: Path) -> MoveResult:
         os.unlink(src)
     fsync_dir(src.parent)
     return MoveResult.RENAMED
+
+
+def move_files(moves: Sequence[tuple[Path, Path]]) -> list[MoveResult]:
+    """:func:`move_file` for several ``(src, dst)`` pairs, syncing each folder once.
+
+    The common case (a regular source, a free destination, hard links on one
+    file system) keeps move_file's order for every file, gathered: all
+    destination names made, their folders synced, then all sources removed
+    and their folders synced. So a source is gone for good only once its new
+    name is durable, and a crash at any point leaves what ``move_file``
+    replays. Any other pair goes through ``move_file`` itself. Results are in
+    the order of ``moves``.
+    """
+    results: list[MoveResult | None] = [None] * len(moves)
+    linked: list[int] = []
+    made: dict[Path, None] = {}
+    for index, (src, dst) in enumerate(moves):
+        try:
+            fresh = stat.S_ISREG(os.lstat(src).st_mode) and not os.path.lexists(dst)
+        except FileNotFoundError:
+            fresh = False
+        if fresh:
+            if dst.parent not in made:
+                ensure_dir(dst.parent)
+                made[dst.parent] = None
+            try:
+                if _link_no_clobber(src, dst):
+                    linked.append(index)
+                    continue
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EEXIST):
+                    raise
+        results[index] = move_file(src, dst)
+    for folder in dict.fromkeys(moves[i][1].parent for i in linked):
+        fsync_dir(folder)
+    for index in linked:
+        os.unlink(moves[index][0])
+        results[index] = MoveResult.RENAMED
+    for folder in dict.fromkeys(moves[i][0].parent for i in linked):
+        fsync_dir(folder)
+    done = [r for r in results if r is not None]
+    assert len(done) == len(moves)
+    return done
 
 
 def _finish(src: Path, dst: Path) -> MoveResult:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from hrec_ingest.apihealth import ApiHealth
+
 # Uploads of large batches take minutes, status requests milliseconds.
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
@@ -31,6 +33,7 @@ class MetricsHttpObserver:
     def on_request(self, endpoint: str, status: int | str, seconds: float) -> None:
         self._metrics.http_requests.labels(endpoint=endpoint, status=str(status)).inc()
         self._metrics.http_request_seconds.labels(endpoint=endpoint).observe(seconds)
+        self._metrics.api_health.record(status)
 
     def on_token_renewal(self, tenant: str, kind: str) -> None:
         self._metrics.token_renewals.labels(tenant=tenant, kind=kind).inc()
@@ -95,12 +98,24 @@ class Metrics:
         self.archive_purged = Counter(
             "hrec_archive_purged_total", "Archived audio files deleted by retention.", registry=r
         )
+        self.archive_purged_bytes = Counter(
+            "hrec_archive_purged_bytes_total",
+            "Bytes of archived audio deleted by retention.",
+            registry=r,
+        )
+        self.outbox_depth = Gauge(
+            "hrec_outbox_depth",
+            "Events still to be handled, by consumer (manifest, webhook).",
+            ["consumer"],
+            registry=r,
+        )
         self.webhook_deliveries = Counter(
             "hrec_webhook_deliveries_total",
             "Webhook delivery attempts by outcome.",
             ["outcome"],
             registry=r,
         )
+        self.api_health = ApiHealth()  # fed by the observer, read by /readyz
         self.observer = MetricsHttpObserver(self)
         self._file_labels: set[tuple[str, str]] = set()
         self._flight_labels: set[str] = set()
@@ -133,10 +148,17 @@ class Metrics:
         """Count one file finished with ``outcome`` (``exported`` or ``failed``)."""
         self.files_processed.labels(tenant=tenant, outcome=outcome).inc()
 
-    def archive_purge(self, n: int = 1) -> None:
-        """Count ``n`` archived files deleted by ARCHIVE_RETENTION_DAYS."""
+    def archive_purge(self, n: int = 1, size: int = 0) -> None:
+        """Count ``n`` archived files (``size`` bytes in all) deleted by ARCHIVE_RETENTION_DAYS."""
         self.archive_purged.inc(n)
+        self.archive_purged_bytes.inc(size)
+
+    def set_outbox_depth(self, depth: Mapping[str, int]) -> None:
+        """Set ``hrec_outbox_depth`` from the outbox's counts, keyed by consumer."""
+        for consumer, n in depth.items():
+            self.outbox_depth.labels(consumer=consumer).set(n)
 
     def webhook_delivery(self, outcome: str) -> None:
-        """Count one webhook delivery attempt (``ok``, ``retry``, ``gave_up``, ...)."""
+        """Count one webhook delivery attempt by outcome (``delivered``, ``failed``,
+        ``refused``) or one event given up (``gave_up``)."""
         self.webhook_deliveries.labels(outcome=outcome).inc()

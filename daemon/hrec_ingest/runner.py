@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import time
 from collections.abc import Mapping
 
 import structlog
 
+from hrec_ingest.apihealth import ApiHealth
 from hrec_ingest.config import Settings
+from hrec_ingest.diskspace import DiskSpace
 from hrec_ingest.health import HealthServer, HealthServerError
-from hrec_ingest.journal import Journal, JournalError
+from hrec_ingest.housekeeping import Housekeeping
+from hrec_ingest.journal import ACTIVE_FILE_STATES, Journal, JournalError
 from hrec_ingest.logs import register_secret
 from hrec_ingest.metrics import Metrics
+from hrec_ingest.pipeline.supervise import supervise
 from hrec_ingest.sdnotify import SystemdNotifier, watchdog_interval
 from hrec_ingest.service import (
     Daemon,
@@ -32,9 +35,17 @@ STATUS_EVERY_SECONDS = 10.0
 class Readiness:
     """What /readyz reports: journal open, inbox readable, API answering, disk writable."""
 
-    def __init__(self, daemon: Daemon, settings: Settings) -> None:
+    def __init__(
+        self,
+        daemon: Daemon,
+        settings: Settings,
+        api_health: ApiHealth | None = None,
+        disk: DiskSpace | None = None,
+    ) -> None:
         self.daemon = daemon
         self.settings = settings
+        self.api_health = api_health
+        self.disk = disk
 
     def checks(self) -> Mapping[str, tuple[bool, str]]:
         s = self.settings
@@ -50,19 +61,12 @@ class Readiness:
                 blocked is None,
                 "writable" if blocked is None else "OUTPUT_DIR or ARCHIVE_DIR refuses writes",
             )
-        free = _free_mb(s.output_dir)
-        checks["disk_space"] = (
-            free is None or free >= s.low_disk_warn_mb / 4,
-            f"{free} MB free in OUTPUT_DIR" if free is not None else "unknown",
-        )
+        if self.api_health is not None:
+            checks["api"] = self.api_health.check(s.ready_max_api_age_seconds)
+        if self.disk is not None:
+            # Low space only informs: readiness fails when writes are refused ("disk").
+            checks["disk_space"] = self.disk.readiness()
         return checks
-
-
-def _free_mb(path: object) -> int | None:
-    try:
-        return shutil.disk_usage(str(path)).free // 1_000_000
-    except OSError:
-        return None
 
 
 async def run_daemon(settings: Settings, metrics: Metrics | None = None) -> int:
@@ -71,14 +75,10 @@ async def run_daemon(settings: Settings, metrics: Metrics | None = None) -> int:
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
     for warning in settings.warnings:
         log.warning("config.warning", message=warning)
-    for key, value in (
-        ("ARCHIVE_RETENTION_DAYS", settings.archive_retention_days),
-        ("WEBHOOK_URL", settings.webhook_url),
-    ):
-        if value is not None:
-            log.warning("config.not_implemented", key=key, note="accepted but ignored in 0.1.0")
     for tenant in settings.tenants:
         register_secret(tenant.password.get_secret_value(), pinned=True)
+    if settings.webhook_secret is not None:
+        register_secret(settings.webhook_secret.get_secret_value(), pinned=True)
     apply_umask(settings.umask)
     try:
         journal = Journal.open(settings.state_dir)
@@ -100,15 +100,23 @@ async def _serve(settings: Settings, journal: Journal, metrics: Metrics) -> int:
         clients = make_clients(settings, session, metrics.observer)
         daemon = Daemon(settings, journal, metrics.observer)
         daemon.stop_taking = stop
+        disk = DiskSpace(
+            {"OUTPUT_DIR": settings.output_dir, "ARCHIVE_DIR": settings.archive_dir},
+            settings.low_disk_warn_mb,
+            metrics.registry,
+        )
         health = None
         if settings.metrics_addr is not None:
             host, port = settings.metrics_addr
-            health = HealthServer(host, port, metrics.registry, Readiness(daemon, settings).checks)
+            readiness = Readiness(daemon, settings, metrics.api_health, disk)
+            health = HealthServer(host, port, metrics.registry, readiness.checks)
             try:
                 await health.start()
             except HealthServerError as exc:
                 log.error("metrics.unavailable", reason=str(exc))
                 return 1
+        housekeeping = Housekeeping(settings, journal, daemon.folders, metrics)
+        housekeeping.start()
         running = asyncio.create_task(daemon.run(clients, force))
         await daemon.started.wait()
         notifier.ready()
@@ -121,6 +129,7 @@ async def _serve(settings: Settings, journal: Journal, metrics: Metrics) -> int:
         helpers = [
             asyncio.create_task(_report(daemon, notifier, metrics)),
             asyncio.create_task(_announce_stopping(stop, notifier)),
+            asyncio.create_task(supervise("disk", disk.run)),
         ]
         interval = watchdog_interval()
         if interval is not None:
@@ -132,6 +141,7 @@ async def _serve(settings: Settings, journal: Journal, metrics: Metrics) -> int:
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            await housekeeping.stop()
             if health is not None:
                 await health.stop()
     log.info("daemon.stopped")
@@ -161,16 +171,26 @@ async def _report(daemon: Daemon, notifier: SystemdNotifier, metrics: Metrics) -
         stages = daemon.stages
         if stages is not None:
             metrics.set_queue_depth("watcher", stages.watcher.pending_count)
+            # Each stage's input queue, labelled with the stage that takes from it.
+            for stage, queue in (
+                ("intake", stages.watcher.output),
+                ("batcher", stages.intake.output),
+                ("submitter", stages.submitter.batches),
+                ("poller", stages.poller.accepted),
+                ("exporter", stages.exporter.finished),
+            ):
+                metrics.set_queue_depth(stage, queue.qsize())
             metrics.set_tasks_in_flight({"all": stages.poller.in_flight})
+        metrics.set_outbox_depth(daemon.journal.outbox.depth())
         oldest = daemon.journal.oldest_active_taken_at()
         metrics.set_oldest_waiting(None if oldest is None else time.time() - oldest)
         by_state: dict[str, int] = {}
         for (_, state), n in counts.items():
             by_state[state] = by_state.get(state, 0) + n
         in_flight = stages.poller.in_flight if stages else 0
+        in_progress = sum(by_state.get(state, 0) for state in ACTIVE_FILE_STATES)
         notifier.status(
             f"tasks in flight {in_flight}; files archived {by_state.get('archived', 0)}, "
-            f"failed {by_state.get('failed', 0)}, in progress "
-            f"{sum(n for s, n in by_state.items() if s not in ('archived', 'failed', 'dropped'))}"
+            f"failed {by_state.get('failed', 0)}, in progress {in_progress}"
         )
         await asyncio.sleep(max(0.0, STATUS_EVERY_SECONDS - (time.monotonic() - started)))

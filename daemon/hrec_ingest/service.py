@@ -21,6 +21,7 @@ import aiohttp
 import structlog
 
 from hrec_ingest.config import Settings
+from hrec_ingest.fsops import use_umask
 from hrec_ingest.journal import Journal
 from hrec_ingest.miaop import (
     MiaopClient,
@@ -180,6 +181,7 @@ class Daemon:
                     s.poll_interval_seconds,
                     s.poll_max_interval_seconds,
                 ),
+                supervisors={t.name: t.supervisor_email for t in s.tenants},
             ),
             exporter=Exporter(
                 self.journal,
@@ -254,4 +256,6 @@ def install_signal_handlers(stop: asyncio.Event, force: asyncio.Event) -> None:
 
 
 def apply_umask(umask: int) -> None:
+    """UMASK for everything this process creates: the journal, transcripts, folders."""
     os.umask(umask)
+    use_umask(umask)

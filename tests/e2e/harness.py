@@ -170,6 +170,46 @@ class Deployment:
         return self.sim.state.uploads_by_sha256[digest]
 
 
+def demo_settings(d: Deployment, url: str | None = None) -> dict[str, str]:
+    """The settings of the single-tenant ``demo`` deployment: d's folders, the fast timings.
+
+    ``url`` is the server's base URL when it is not ``d.sim.url`` (a proxy in front of it).
+    """
+    url = url or d.sim.url
+    return {
+        "KEYCLOAK_BASE_URL": url,
+        "API_BASE_URL": url,
+        "TENANT": "demo",
+        "USERNAME": "user",
+        "PASSWORD": PASSWORD,
+        "SUPERVISOR_EMAIL": "supervisor@example.com",
+        "BASE_LANGUAGE": "English",
+        "FILES_DIR": str(d.inbox),
+        "OUTPUT_DIR": str(d.out),
+        "ARCHIVE_DIR": str(d.archive),
+        "FAILED_DIR": str(d.failed),
+        "STATE_DIR": str(d.state),
+        **FAST_SETTINGS,
+    }
+
+
+def transcript_files(root: Path) -> list[Path]:
+    """The visible files below ``root`` except the daily manifests (``manifest-*.jsonl``)."""
+    return [
+        p
+        for p in visible_files(root)
+        if not (p.name.startswith("manifest-") and p.suffix == ".jsonl")
+    ]
+
+
+def manifest_lines(root: Path) -> list[dict[str, object]]:
+    """Every line of every daily manifest below ``root`` (OUTPUT_DIR), parsed."""
+    lines: list[dict[str, object]] = []
+    for path in sorted(root.rglob("manifest-*.jsonl")):
+        lines.extend(json.loads(line) for line in path.read_text().splitlines() if line)
+    return lines
+
+
 Check = Callable[[], Awaitable[None]]
 
 

@@ -16,7 +16,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from harness import Deployment, make_wav, sha256, visible_files, wait_for
+from harness import (
+    Deployment,
+    make_wav,
+    manifest_lines,
+    sha256,
+    transcript_files,
+    visible_files,
+    wait_for,
+)
 
 FULL = os.environ.get("HREC_FULL") == "1"
 
@@ -77,8 +85,10 @@ def assert_each_exactly_once(d: Deployment, drops: dict[str, bytes]) -> None:
             assert (d.out / "demo" / f"{stem}.{fmt}").exists(), f"{stem}.{fmt}"
         assert (d.archive / "demo" / name).read_bytes() == data, name
         assert d.uploads_of(sha256(data)) == 1, f"{name} in {d.uploads_of(sha256(data))} tasks"
-    outputs = visible_files(d.out / "demo")
+    outputs = transcript_files(d.out / "demo")
     assert len(outputs) == 4 * len(drops), "transcripts written twice under other names"
+    manifest = [line["sha256"] for line in manifest_lines(d.out)]
+    assert sorted(manifest) == sorted(sha256(data) for data in drops.values()), "manifest lines"
     assert visible_files(d.inbox) == []
     assert visible_files(d.failed) == []
 

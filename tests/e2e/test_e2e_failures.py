@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 
-from harness import PASSWORD, Deployment, make_wav, sha256, visible_files, wait_for
+from harness import (
+    PASSWORD,
+    Deployment,
+    make_wav,
+    sha256,
+    transcript_files,
+    visible_files,
+    wait_for,
+)
 
 
 def error_of(d: Deployment, rel: str, tenant: str = "demo") -> dict[str, object]:
@@ -50,7 +58,7 @@ async def test_task_error_fails_all_its_files(deployment: Deployment) -> None:
     for name in ("doomed.wav", "mate.wav"):
         reason = error_of(d, name)
         assert reason["stage"] == "process"
-    assert visible_files(d.out) == []
+    assert transcript_files(d.out) == []
     assert await d.stop(daemon) == 0
 
 

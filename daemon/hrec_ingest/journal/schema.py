@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the events table and its triggers replace the unused outbox
 
 
 class TaskState(StrEnum):
@@ -34,6 +34,8 @@ class FileState(StrEnum):
     DROPPED = (
         "dropped"  # final: changed or vanished before it was sent; the watcher may take it again
     )
+    # final: `hrec-ingest retry` put the audio back in the inbox and freed its failed-folder name
+    RETRIED = "retried"
 
 
 ACTIVE_FILE_STATES = (
@@ -98,11 +100,66 @@ CREATE UNIQUE INDEX IF NOT EXISTS files_out_stem ON files(tenant, out_stem)
     WHERE out_stem IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS files_dest ON files(tenant, dest_kind, dest_rel)
     WHERE dest_rel IS NOT NULL;
-CREATE TABLE IF NOT EXISTS outbox (
+-- Events (hrec_ingest/events): a row per reported state change, written by
+-- these triggers inside the very transaction that changes the state, so a
+-- crash can neither lose an event nor report a change that did not commit.
+-- facts is a snapshot of the row at that instant; body is the webhook body,
+-- built once before the first delivery so that every retry sends the same bytes.
+CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
-    body TEXT NOT NULL,
+    event_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    task_id TEXT,
+    file_id INTEGER,
+    facts TEXT NOT NULL,
+    at REAL NOT NULL,
+    manifest_due INTEGER NOT NULL,
+    webhook_due INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    created_at REAL NOT NULL
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    body BLOB,
+    last_error TEXT
 );
+CREATE INDEX IF NOT EXISTS events_manifest_due ON events(id) WHERE manifest_due = 1;
+CREATE INDEX IF NOT EXISTS events_webhook_due ON events(next_attempt_at) WHERE webhook_due = 1;
+-- Webhook rows are only made while the daemon has a WEBHOOK_URL (the meta
+-- flag it sets at start), so that without a receiver nothing piles up.
+CREATE TRIGGER IF NOT EXISTS files_final_event AFTER UPDATE OF state ON files
+WHEN NEW.state IN ('archived', 'failed') AND OLD.state IS NOT NEW.state
+BEGIN
+    INSERT INTO events(event_id, kind, tenant, task_id, file_id, facts, at, manifest_due,
+                       webhook_due)
+    VALUES (
+        lower(hex(randomblob(16))),
+        CASE NEW.state WHEN 'archived' THEN 'file.exported' ELSE 'file.failed' END,
+        NEW.tenant, NEW.task_id, NEW.id,
+        json_object('path', NEW.rel_path, 'size', NEW.size, 'sha256', NEW.sha256,
+                    'meetingIndex', NEW.meeting_index, 'outStem', NEW.out_stem,
+                    'destKind', NEW.dest_kind, 'destRel', NEW.dest_rel,
+                    'error', CASE WHEN json_valid(NEW.error) THEN json(NEW.error) END),
+        NEW.updated_at, 1,
+        EXISTS (SELECT 1 FROM meta WHERE key = 'webhook_events' AND value = 'on'));
+END;
+CREATE TRIGGER IF NOT EXISTS tasks_event AFTER UPDATE OF state ON tasks
+WHEN NEW.state IN ('submitted', 'done', 'error') AND OLD.state IS NOT NEW.state
+    AND EXISTS (SELECT 1 FROM meta WHERE key = 'webhook_events' AND value = 'on')
+BEGIN
+    INSERT INTO events(event_id, kind, tenant, task_id, file_id, facts, at, manifest_due,
+                       webhook_due)
+    VALUES (
+        lower(hex(randomblob(16))), 'task.' || NEW.state, NEW.tenant, NEW.task_id, NULL,
+        json_object('taskName', NEW.task_name, 'language', NEW.language, 'error', NEW.error,
+                    'files', json((SELECT json_group_array(rel_path) FROM (
+                        SELECT rel_path FROM files WHERE task_id = NEW.task_id
+                        AND state != 'dropped' ORDER BY meeting_index, id)))),
+        NEW.updated_at, 0, 1);
+END;
 """
+
+# Steps that bring an older journal to SCHEMA_VERSION, by the version they
+# reach. DDL above has already run (it only adds what is missing); a step
+# changes or removes what exists.
+MIGRATIONS: dict[int, str] = {
+    2: "DROP TABLE IF EXISTS outbox;",  # never written by version 1
+}

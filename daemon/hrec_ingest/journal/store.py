@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hrec_ingest.events.outbox import Outbox
 from hrec_ingest.journal.schema import (
     ACTIVE_FILE_STATES,
     DDL,
+    MIGRATIONS,
     SCHEMA_VERSION,
     FileState,
     TaskState,
@@ -81,6 +83,18 @@ class TaskRow:
     updated_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A task's status as a poll learnt it; ``state`` is set when the poll finished the task."""
+
+    task_id: str
+    server_status: str
+    remaining_seconds: float | None
+    next_poll_at: float
+    state: TaskState | None = None
+    error: str | None = None
+
+
 _FILE_COLUMNS = ", ".join(FileRow.__dataclass_fields__)
 _TASK_COLUMNS = ", ".join(TaskRow.__dataclass_fields__)
 
@@ -109,6 +123,7 @@ class Journal:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
+        self.outbox = Outbox(connection)  # the events table (hrec_ingest/events)
 
     @classmethod
     def open(cls, state_dir: Path) -> Journal:
@@ -119,23 +134,23 @@ class Journal:
         files again.
         """
         path = state_dir / JOURNAL_NAME
-        existed = path.exists() and path.stat().st_size > 0
+        if path.exists() and path.stat().st_size > 0:
+            _check_read_only(path)
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise JournalError(f"cannot open the journal {path}: {exc}") from None
+            raise JournalError(_unopenable_message(path, exc)) from None
         try:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=5000")
-            if existed:
-                _check_existing(db, path)
             db.executescript(DDL)
             db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+            _migrate(db)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise JournalError(_damaged_message(path, exc)) from None
@@ -144,8 +159,56 @@ class Journal:
             raise
         return cls(db, path)
 
+    @classmethod
+    def open_read_only(cls, state_dir: Path) -> Journal | None:
+        """Open the journal in ``state_dir`` for reading only; None when there is none yet.
+
+        For commands that look while the daemon runs (``status``): the
+        connection cannot write, so it never creates a journal, never changes
+        one and never takes the write lock; in WAL mode the daemon commits on
+        while it reads. A journal being created this instant holds nothing
+        yet and is None too. The full ``quick_check`` of :meth:`open` is
+        skipped: on a large journal it would keep a read snapshot open long.
+        """
+        path = state_dir / JOURNAL_NAME
+        # An empty file is a journal being created this instant: nothing in it yet.
+        if not path.is_file() or path.stat().st_size == 0:
+            return None
+        # No -wal file means no connection has the journal open, and the file
+        # holds everything: read it as it is. A read-only WAL connection would
+        # otherwise leave -wal and -shm files behind, owned by whoever ran this.
+        wal = path.with_name(path.name + "-wal")
+        uri = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal.exists() else "&immutable=1")
+        try:
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise JournalError(f"cannot open the journal {path}: {exc}") from None
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout=5000")
+            if _being_created(db):
+                db.close()
+                return None
+            _check_schema(db, path)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise JournalError(f"cannot read the journal {path}: {exc}") from None
+        except JournalError:
+            db.close()
+            raise
+        return cls(db, path)
+
     def close(self) -> None:
         self._db.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Run several reads against one consistent state of the journal (one read transaction)."""
+        self._db.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -290,6 +353,30 @@ class Journal:
                 (server_status, remaining_seconds, next_poll_at, poll_errors, time.time(), task_id),
             )
 
+    def record_statuses(self, updates: Sequence[StatusUpdate]) -> None:
+        """Write many polls' news in one transaction (one fsync, not one per task)."""
+        if not updates:
+            return
+        now = time.time()
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE tasks SET server_status = ?, remaining_seconds = COALESCE(?,"
+                " remaining_seconds), next_poll_at = ?, poll_errors = 0, state = COALESCE(?,"
+                " state), error = COALESCE(?, error), updated_at = ? WHERE task_id = ?",
+                [
+                    (
+                        u.server_status,
+                        u.remaining_seconds,
+                        u.next_poll_at,
+                        u.state,
+                        u.error,
+                        now,
+                        u.task_id,
+                    )
+                    for u in updates
+                ],
+            )
+
     def task(self, task_id: str) -> TaskRow | None:
         row = self._db.execute(
             f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)
@@ -429,6 +516,71 @@ class Journal:
                 (state, time.time(), file_id),
             )
 
+    def set_files_state(self, file_ids: Sequence[int], state: FileState) -> None:
+        """``set_file_state`` for several files in one transaction: one fsync, not one each."""
+        if not file_ids:
+            return
+        now = time.time()
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE files SET state = ?, updated_at = ? WHERE id = ?",
+                [(state, now, file_id) for file_id in file_ids],
+            )
+
+    def reserve_many(
+        self, state: FileState, dest_kind: str, names: Sequence[tuple[int, str | None, str]]
+    ) -> None:
+        """``reserve_names`` for several files in one transaction.
+
+        ``names`` holds ``(file_id, out_stem, dest_rel)``: the names each file's
+        outputs and audio will have, recorded before anything is written there.
+        """
+        if not names:
+            return
+        now = time.time()
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE files SET state = ?, out_stem = ?, dest_kind = ?, dest_rel = ?,"
+                " updated_at = ? WHERE id = ?",
+                [
+                    (state, out_stem, dest_kind, dest_rel, now, file_id)
+                    for file_id, out_stem, dest_rel in names
+                ],
+            )
+
+    def file_at_destination(self, tenant: str, dest_kind: str, dest_rel: str) -> FileRow | None:
+        """The file holding this archive or failed-folder name, if any (one per name)."""
+        row = self._db.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files"
+            " WHERE tenant = ? AND dest_kind = ? AND dest_rel = ?",
+            (tenant, dest_kind, dest_rel),
+        ).fetchone()
+        return _file_row(row) if row else None
+
+    def path_active(self, tenant: str, rel_path: str) -> bool:
+        """Whether the daemon holds a file at this inbox path (its audio may have left already)."""
+        states = [str(s) for s in ACTIVE_FILE_STATES]
+        row = self._db.execute(
+            f"SELECT 1 FROM files WHERE tenant = ? AND rel_path = ?"
+            f" AND state IN ({_placeholders(states)})",
+            (tenant, rel_path, *states),
+        ).fetchone()
+        return row is not None
+
+    def forget_failure(self, file_id: int) -> bool:
+        """Close a failed file's row as retried and free its failed-folder name for reuse.
+
+        Only a row still in state ``failed`` changes, so a replay is harmless;
+        returns whether this call changed it.
+        """
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE files SET state = ?, dest_kind = NULL, dest_rel = NULL, updated_at = ?"
+                " WHERE id = ? AND state = ?",
+                (FileState.RETRIED, time.time(), file_id, FileState.FAILED),
+            )
+        return cursor.rowcount == 1
+
     # --- reports -----------------------------------------------------------
 
     def file_counts(self) -> dict[tuple[str, str], int]:
@@ -453,6 +605,26 @@ class Journal:
         ).fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
+    def oldest_active_file(self) -> FileRow | None:
+        """The file that has waited longest of those still on their way through the pipeline."""
+        states = [str(s) for s in ACTIVE_FILE_STATES]
+        row = self._db.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE state IN ({_placeholders(states)})"
+            " ORDER BY taken_at, id LIMIT 1",
+            states,
+        ).fetchone()
+        return _file_row(row) if row else None
+
+    def file_counts_of_tasks(self, *states: TaskState) -> dict[str, int]:
+        """Number of files per taskId (dropped ones not counted), for the tasks in ``states``."""
+        rows = self._db.execute(
+            "SELECT f.task_id, COUNT(*) FROM files f JOIN tasks t ON t.task_id = f.task_id"
+            f" WHERE t.state IN ({_placeholders(states)}) AND f.state != ?"
+            " GROUP BY f.task_id",
+            [*(str(s) for s in states), FileState.DROPPED],
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def integrity_problems(self) -> list[str]:
         """Consistency checks for tests and ``status``: states that contradict each other."""
         problems = [r[0] for r in self._db.execute("PRAGMA integrity_check").fetchall()]
@@ -466,10 +638,70 @@ class Journal:
         return problems
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a journal written by an older version up to SCHEMA_VERSION, one step each."""
+    version = int(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(MIGRATIONS.get(target, "SELECT 1"))
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(target),))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def _check_read_only(path: Path) -> None:
+    """Refuse a damaged, foreign or newer journal without writing a byte of it or of its WAL.
+
+    A read-write connection would change what it refuses: ``journal_mode=WAL``
+    rewrites the header of a foreign file, and closing checkpoints the WAL
+    into a damaged one (and deletes the WAL), which is what recovery needs.
+    """
+    try:
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise JournalError(_unopenable_message(path, exc)) from None
+    try:
+        _check_existing(db, path)
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(_damaged_message(path, exc)) from None
+    finally:
+        db.close()
+
+
+def _unopenable_message(path: Path, exc: BaseException) -> str:
+    return (
+        f"cannot open the journal {path} ({exc}): it must be a regular file that this user "
+        "can read and write, in a folder it can write. Check what is at that path, its owner "
+        "and permissions, and that STATE_DIR is the right folder; nothing was changed"
+    )
+
+
 def _check_existing(db: sqlite3.Connection, path: Path) -> None:
     result = db.execute("PRAGMA quick_check").fetchone()
     if result is None or result[0] != "ok":
         raise sqlite3.DatabaseError(str(result[0]) if result else "quick_check gave nothing")
+    _check_schema(db, path)
+
+
+def _being_created(db: sqlite3.Connection) -> bool:
+    """Whether :meth:`Journal.open` is creating this file right now: no tables, or no version.
+
+    Its tables and its version row are two commits; a reader that comes in
+    between sees a journal with nothing in it yet, not a foreign database.
+    """
+    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not names:
+        return True
+    if "meta" not in names:
+        return False
+    version = db.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone()
+    return version is None
+
+
+def _check_schema(db: sqlite3.Connection, path: Path) -> None:
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not {"meta", "tasks", "files"} <= names:
         raise JournalError(

@@ -8,6 +8,7 @@ measured for the observer.
 
 from __future__ import annotations
 
+import errno
 import json
 import ssl
 import time
@@ -177,7 +178,20 @@ def transport_error(exc: BaseException, url: URL) -> MiaopError:
                 connected=False,
             )
         return TransportError(f"cannot connect to {host}: {exc.os_error}", connected=False)
+    if url.scheme == "https" and _closed_without_answer(exc):
+        # With TLS 1.3 the client's side of the handshake ends before the server checks the
+        # client's certificate, so that refusal arrives as a connection closed unanswered.
+        return TransportError(
+            f"{host} closed the connection without answering; if the server requires a "
+            "client certificate, set CLIENT_CERT and CLIENT_KEY"
+        )
     return TransportError(f"connection to {host} failed: {type(exc).__name__}: {exc}")
+
+
+def _closed_without_answer(exc: BaseException) -> bool:
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return True
+    return isinstance(exc, aiohttp.ClientOSError) and exc.errno == errno.ECONNRESET
 
 
 def _tls_reason(exc: BaseException) -> str | None:
@@ -189,7 +203,8 @@ def _tls_reason(exc: BaseException) -> str | None:
         if isinstance(seen, ssl.SSLEOFError | ssl.SSLZeroReturnError):
             return None  # the peer hung up: a dropped connection, worth another attempt
         if isinstance(seen, ssl.SSLError):
-            return seen.reason or str(seen)
+            # aiohttp's ClientConnectorSSLError is an SSLError without ``reason``.
+            return getattr(seen, "reason", None) or str(seen)
         if isinstance(seen, aiohttp.ClientSSLError):
             return str(seen.os_error) if seen.os_error else str(seen)
         seen = seen.__cause__ or seen.__context__

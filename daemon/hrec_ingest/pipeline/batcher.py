@@ -115,6 +115,13 @@ class Batcher:
             closed, still_open = place(
                 self.open.pop(key, None), file, self.policy, self.clock(), language
             )
+            # How long after the watcher found it stable a file joins a batch (detection latency).
+            log.debug(
+                "file.batched",
+                tenant=tenant,
+                file=file.stable.rel_path,
+                after_stable=round(self.clock() - file.stable.stable_at, 3),
+            )
             if still_open is not None:
                 self.open[key] = still_open
             for batch in closed:

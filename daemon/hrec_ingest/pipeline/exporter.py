@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from hrec_ingest.failpoints import failpoint
 from hrec_ingest.formats import render
-from hrec_ingest.fsops import atomic_write
+from hrec_ingest.fsops import atomic_write_many, move_files
 from hrec_ingest.journal import FileRow, FileState, Journal, TaskRow, TaskState
-from hrec_ingest.miaop import MiaopClient
+from hrec_ingest.miaop import MiaopClient, TranscriptionResult
 from hrec_ingest.miaop.errors import MiaopError, NotFoundError, UnexpectedResponseError
 from hrec_ingest.miaop.models import Meeting, ParagraphDesc, TaskStatus, meeting_id
 from hrec_ingest.pipeline.delays import DelayQueue
@@ -37,6 +38,8 @@ log = structlog.get_logger(__name__)
 # many tries, so the file gets a clear outcome.
 MAX_BAD_TRANSCRIPTS = 3
 WORKERS = 4
+# Files of a task fetched at once and taken through each durable step together.
+EXPORT_GROUP = 10
 REPLAY_FAILURES_SECONDS = 60.0
 
 
@@ -60,6 +63,9 @@ def transcript_document(
     row: FileRow, task: TaskRow, meeting: Meeting, raw_paragraphs: Sequence[Any]
 ) -> dict[str, Any]:
     """The ``<stem>.json`` document of interface.md section 5."""
+    # The id the daemon asked for ("<index>.<taskId>"), not whatever the answer holds.
+    index = row.meeting_index
+    mid = meeting.meetingId if index is None else meeting_id(index, task.task_id)
     return {
         "source": source_doc(row),
         "task": {
@@ -69,7 +75,7 @@ def transcript_document(
             "submittedAt": _iso(task.submitted_at),
         },
         "meeting": {
-            "meetingId": meeting.meetingId,
+            "meetingId": mid,
             "status": meeting.metadata.status,
             "metadata": meeting.metadata.model_dump(mode="json", exclude_unset=True),
         },
@@ -78,22 +84,37 @@ def transcript_document(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """A file whose meeting is done and whose transcription has arrived."""
+
+    row: FileRow
+    meeting: Meeting
+    transcription: TranscriptionResult
+
+
+def _output_files(
+    folders: Folders, exports: Sequence[tuple[FileRow, Sequence[ParagraphDesc], Mapping[str, Any]]]
+) -> Iterator[tuple[Path, bytes]]:
+    """The transcript files still to write, rendered one at a time as they are written."""
+    for row, paragraphs, document in exports:
+        assert row.out_stem is not None
+        for index, fmt in enumerate(folders.export_formats):
+            if index == 1:
+                failpoint("mid_export")
+            path = folders.output(row.tenant, row.out_stem, fmt)
+            if path.exists():
+                # Only an earlier run of this very export can have written a reserved
+                # name, and it wrote it atomically: it is complete, keep it.
+                continue
+            yield path, render(fmt, paragraphs=paragraphs, document=document)
+
+
 def _write_outputs(
-    folders: Folders,
-    row: FileRow,
-    paragraphs: Sequence[ParagraphDesc],
-    document: Mapping[str, Any],
+    folders: Folders, exports: Sequence[tuple[FileRow, Sequence[ParagraphDesc], Mapping[str, Any]]]
 ) -> None:
-    assert row.out_stem is not None
-    for index, fmt in enumerate(folders.export_formats):
-        if index == 1:
-            failpoint("mid_export")
-        path = folders.output(row.tenant, row.out_stem, fmt)
-        if path.exists():
-            # Only an earlier run of this very export can have written a reserved
-            # name, and it wrote it atomically: it is complete, keep it.
-            continue
-        atomic_write(path, render(fmt, paragraphs=paragraphs, document=document))
+    # One call per group of files: one thread hop and one sync per folder, not one per file.
+    atomic_write_many(_output_files(folders, exports))
 
 
 class Exporter:
@@ -182,30 +203,68 @@ class Exporter:
                 self._busy.discard(task_id)
 
     async def export_task(self, task_id: str) -> None:
-        """Settle every file of a finished task, then mark the task exported."""
+        """Settle every file of a finished task, then mark the task exported.
+
+        Files go in groups of EXPORT_GROUP: their meetings and transcriptions
+        are fetched at once, then each durable step is taken for the whole
+        group (one journal transaction, one thread hop, one sync per folder),
+        in the same order as for a single file, so a crash anywhere replays.
+        """
         task = self.journal.task(task_id)
         if task is None or task.state not in (TaskState.DONE, TaskState.ERROR):
             return
         client = self.clients[task.tenant]
-        for row in self.journal.files_of_task(task_id):
-            if row.state in (
-                FileState.SUBMITTED,
-                FileState.EXPORTING,
-                FileState.EXPORTED,
-                FileState.FAILING,
-            ):
-                await self._settle(client, task, row)
+        rows = [
+            row
+            for row in self.journal.files_of_task(task_id)
+            if row.state
+            in (FileState.SUBMITTED, FileState.EXPORTING, FileState.EXPORTED, FileState.FAILING)
+        ]
+        for start in range(0, len(rows), EXPORT_GROUP):
+            await self._settle_group(client, task, rows[start : start + EXPORT_GROUP])
         self.journal.set_task_state(task_id, TaskState.EXPORTED)
         log.info("task.exported", tenant=task.tenant, task_id=task_id)
 
-    async def _settle(self, client: MiaopClient, task: TaskRow, row: FileRow) -> None:
+    async def _settle_group(self, client: MiaopClient, task: TaskRow, rows: list[FileRow]) -> None:
+        fetched = await asyncio.gather(
+            *(self._fetch(client, task, row) for row in rows), return_exceptions=True
+        )
+        exports: list[_Fetched] = []
+        archive: list[FileRow] = []
+        retry: BaseException | None = None
+        for row, outcome in zip(rows, fetched, strict=True):
+            if isinstance(outcome, BaseException):
+                retry = retry or outcome  # the others are still settled first
+            elif isinstance(outcome, _Fetched):
+                exports.append(outcome)
+            elif row.state is FileState.EXPORTED:
+                archive.append(row)
+        if exports:
+            exports = self._reserve(task, exports)
+            archive += await self._export(task, exports)
+        await self._archive(archive)
+        for item in exports:
+            log.info(
+                "file.exported",
+                tenant=item.row.tenant,
+                file=item.row.rel_path,
+                task_id=task.task_id,
+                transcript=f"{item.row.out_stem}.json",
+            )
+        if retry is not None:
+            raise retry
+
+    async def _fetch(self, client: MiaopClient, task: TaskRow, row: FileRow) -> _Fetched | None:
+        """A file's meeting and transcription; None when the file was settled otherwise.
+
+        Files to fail are failed here; EXPORTED files need nothing fetched.
+        """
         if row.state is FileState.FAILING:
             assert row.error is not None
             await self.outcomes.fail(row, row.error)
-            return
+            return None
         if row.state is FileState.EXPORTED:
-            await self._archive(row)
-            return
+            return None
         assert row.meeting_index is not None
         mid = meeting_id(row.meeting_index, task.task_id)
         try:
@@ -214,7 +273,7 @@ class Exporter:
             await self._fail(
                 row, task, mid, "MissingMeeting", f"the server has no meeting {mid} for this file"
             )
-            return
+            return None
         except MiaopError as exc:
             raise _RetryLater(str(exc)) from exc
         status = meeting.metadata.status
@@ -229,65 +288,99 @@ class Exporter:
                 info.message if info and info.message else f"the server ended this {what} in error",
                 info.errorLevel if info and info.errorLevel else "critical",
             )
-            return
+            return None
         if status != TaskStatus.DONE:
             raise _RetryLater(f"meeting {mid} is {status} although its task is done")
-        await self._export(client, task, row, meeting)
-
-    async def _export(
-        self, client: MiaopClient, task: TaskRow, row: FileRow, meeting: Meeting
-    ) -> None:
         try:
-            result = await client.get_transcription(meeting.meetingId)
+            # Our own id, not the one in the answer: what the server says never picks the resource.
+            result = await client.get_transcription(mid)
         except UnexpectedResponseError as exc:
             tries = self._bad_transcripts.get(row.id, 0) + 1
             self._bad_transcripts[row.id] = tries
             if tries >= MAX_BAD_TRANSCRIPTS:
-                await self._fail(
-                    row, task, meeting.meetingId, "BadTranscription", str(exc), stage="export"
-                )
-                return
+                await self._fail(row, task, mid, "BadTranscription", str(exc), stage="export")
+                return None
             raise _RetryLater(str(exc)) from exc
         except MiaopError as exc:
             raise _RetryLater(str(exc)) from exc
-        if row.state is FileState.SUBMITTED:
+        return _Fetched(row, meeting, result)
+
+    def _reserve(self, task: TaskRow, exports: list[_Fetched]) -> list[_Fetched]:
+        """Output and archive names of the files that have none yet, in one transaction."""
+        stems: set[tuple[str, str]] = set()
+        dests: set[tuple[str, str]] = set()
+        names: list[tuple[int, str | None, str]] = []
+        reserved: list[_Fetched] = []
+        for item in exports:
+            row = item.row
+            if row.state is not FileState.SUBMITTED:
+                reserved.append(item)
+                continue
+
+            def held(stem: str, dest: str, tenant: str = row.tenant) -> bool:
+                # Names chosen earlier in this group are not in the journal yet.
+                if (tenant, stem) in stems or (tenant, dest) in dests:
+                    return True
+                return self.journal.name_reserved(tenant, out_stem=stem, dest=(ARCHIVE, dest))
+
             out_stem, dest_rel = choose_export_names(
-                self.folders,
-                row.tenant,
-                row.rel_path,
-                task.task_id,
-                lambda stem, dest: self.journal.name_reserved(
-                    row.tenant, out_stem=stem, dest=(ARCHIVE, dest)
-                ),
+                self.folders, row.tenant, row.rel_path, task.task_id, held
             )
-            self.journal.reserve_names(
-                row.id, FileState.EXPORTING, out_stem=out_stem, dest_kind=ARCHIVE, dest_rel=dest_rel
+            stems.add((row.tenant, out_stem))
+            dests.add((row.tenant, dest_rel))
+            names.append((row.id, out_stem, dest_rel))
+            row = replace(
+                row,
+                state=FileState.EXPORTING,
+                out_stem=out_stem,
+                dest_kind=ARCHIVE,
+                dest_rel=dest_rel,
             )
-            row = self.journal.require_file(row.id)
-        document = transcript_document(row, task, meeting, result.raw)
+            reserved.append(_Fetched(row, item.meeting, item.transcription))
+        self.journal.reserve_many(FileState.EXPORTING, ARCHIVE, names)
+        return reserved
+
+    async def _export(self, task: TaskRow, exports: list[_Fetched]) -> list[FileRow]:
+        """Transcripts written, then journal ``exported``: the rows to archive."""
+        documents = [
+            (
+                item.row,
+                item.transcription.paragraphs,
+                transcript_document(item.row, task, item.meeting, item.transcription.raw),
+            )
+            for item in exports
+        ]
         try:
-            await asyncio.to_thread(_write_outputs, self.folders, row, result.paragraphs, document)
+            await asyncio.to_thread(_write_outputs, self.folders, documents)
         except OSError as exc:
             self._disk_refused(exc)
             raise _RetryLater(f"cannot write transcripts: {exc}") from exc
         self.blocked_since = None
-        self.journal.set_file_state(row.id, FileState.EXPORTED)
+        self.journal.set_files_state([item.row.id for item in exports], FileState.EXPORTED)
         failpoint("before_archive")
-        await self._archive(self.journal.require_file(row.id))
-        log.info(
-            "file.exported",
-            tenant=row.tenant,
-            file=row.rel_path,
-            task_id=task.task_id,
-            transcript=f"{row.out_stem}.json",
-        )
+        return [item.row for item in exports]
 
-    async def _archive(self, row: FileRow) -> None:
+    async def _archive(self, rows: list[FileRow]) -> None:
+        """Move the audio of exported files to ARCHIVE_DIR, then close their rows."""
+        if not rows:
+            return
+        moves = []
+        for row in rows:
+            assert row.dest_rel is not None
+            moves.append(
+                (
+                    self.folders.source(row.tenant, row.rel_path),
+                    self.folders.destination(ARCHIVE, row.tenant, row.dest_rel),
+                )
+            )
         try:
-            await self.outcomes.archive(row)
+            await asyncio.to_thread(move_files, moves)
         except OSError as exc:
             self._disk_refused(exc)
             raise _RetryLater(f"cannot archive audio: {exc}") from exc
+        self.journal.set_files_state([row.id for row in rows], FileState.ARCHIVED)
+        for row in rows:
+            self.outcomes.claims.release((row.tenant, row.rel_path))
 
     async def _fail(
         self,

@@ -6,11 +6,12 @@ file's path below the tenant's inbox, and the taskId the daemon chose.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from hrec_ingest.fsops import free_name, stem_for
+from hrec_ingest.fsops import free_name, split_ext, stem_for
 from hrec_ingest.pipeline.watcher import InboxLayout
 
 ARCHIVE = "archive"
@@ -54,6 +55,12 @@ def _joined(folder: str, name: str) -> str:
     return f"{folder}/{name}" if folder else name
 
 
+def _room_for_transcripts(name: str, formats: Collection[str]) -> int:
+    """Bytes an archive name must leave free so that ``<stem>.<fmt>`` fits in 255 bytes too."""
+    longest = max((len(os.fsencode(f".{fmt}")) for fmt in formats), default=0)
+    return max(0, longest - len(os.fsencode(split_ext(name)[1])))
+
+
 def choose_export_names(
     folders: Folders,
     tenant: str,
@@ -67,7 +74,9 @@ def choose_export_names(
     A name is taken when the archive file or any transcript of that stem
     exists, or another file in the journal holds it (``reserved(out_stem,
     dest_rel)``). Then the taskId goes before the extension for all of them
-    together, so ``call.wav`` and ``call.json`` stay a visible pair.
+    together, so ``call.wav`` and ``call.json`` stay a visible pair. A name
+    so long that ``<stem>.json`` would pass 255 bytes is shortened (its
+    stem, at a character boundary) for the audio and transcripts alike.
     """
     folder, name = _split(rel_path)
     archive_folder = folders.destination(ARCHIVE, tenant, folder or ".")
@@ -79,14 +88,18 @@ def choose_export_names(
             return True
         return any(folders.output(tenant, stem, fmt).exists() for fmt in formats)
 
-    chosen = free_name(archive_folder, name, task_id, exists=taken)
+    room = _room_for_transcripts(name, formats)
+    chosen = free_name(archive_folder, name, task_id, exists=taken, reserve=room)
     return _joined(folder, stem_for(chosen)), _joined(folder, chosen)
 
 
 def choose_failed_name(
     folders: Folders, tenant: str, rel_path: str, tag: str, reserved: Callable[[str], bool]
 ) -> str:
-    """dest_rel in FAILED_DIR for a file, with the same collision rule as the archive."""
+    """dest_rel in FAILED_DIR for a file, with the same collision rule as the archive.
+
+    The name leaves room for ``.error.json`` within 255 bytes.
+    """
     folder, name = _split(rel_path)
     failed_folder = folders.destination(FAILED, tenant, folder or ".")
 
@@ -94,4 +107,5 @@ def choose_failed_name(
         dest = _joined(folder, candidate.name)
         return candidate.exists() or Path(str(candidate) + ERROR_SUFFIX).exists() or reserved(dest)
 
-    return _joined(folder, free_name(failed_folder, name, tag, exists=taken))
+    reserve = len(ERROR_SUFFIX)
+    return _joined(folder, free_name(failed_folder, name, tag, exists=taken, reserve=reserve))

@@ -28,6 +28,7 @@ from hrec_ingest.miaop.errors import (
     ConflictError,
     MiaopError,
     NotFoundError,
+    TlsError,
 )
 from hrec_ingest.pipeline.batcher import Batch
 from hrec_ingest.pipeline.claims import Claims
@@ -148,7 +149,9 @@ class Submitter:
                 await self.settle(task_id)
                 self._failures.pop(task_id, None)
             except _RetryLater as exc:
-                self._schedule_retry(task_id, str(exc))
+                # An untrusted certificate or refused credentials wait for an operator.
+                needs_operator = isinstance(exc.__cause__, TlsError | AuthenticationError)
+                self._schedule_retry(task_id, str(exc), needs_operator=needs_operator)
             except Exception as exc:
                 # A bug met by one task must not stop the others; it is tried again later.
                 log.exception("task.submit_crashed", task_id=task_id)
@@ -156,13 +159,12 @@ class Submitter:
             finally:
                 self._busy.discard(task_id)
 
-    def _schedule_retry(self, task_id: str, reason: str) -> None:
+    def _schedule_retry(self, task_id: str, reason: str, *, needs_operator: bool = False) -> None:
         failures = self._failures.get(task_id, 0) + 1
         self._failures[task_id] = failures
         delay = max(1.0, full_jitter(failures, self.timing.retry_base, self.timing.retry_cap))
-        log.warning(
-            "task.submit_deferred", task_id=task_id, retry_in=round(delay, 1), reason=reason
-        )
+        report = log.error if needs_operator else log.warning
+        report("task.submit_deferred", task_id=task_id, retry_in=round(delay, 1), reason=reason)
         self._work.put(task_id, delay)
 
     async def settle(self, task_id: str) -> None:

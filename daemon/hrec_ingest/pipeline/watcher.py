@@ -56,12 +56,16 @@ class InboxLayout:
     tenants: frozenset[str]
     multi_tenant: bool
 
-    def locate(self, path: Path) -> tuple[str, str] | None:
-        """(tenant, rel_path) of a path in the inbox, or None if no tenant owns it."""
-        try:
-            parts = path.relative_to(self.files_dir).parts
-        except ValueError:
+    def locate(self, path: str | os.PathLike[str]) -> InboxKey | None:
+        """(tenant, rel_path) of a path in the inbox, or None if no tenant owns it.
+
+        Plain string work: a rescan asks this for every file of the inbox, and
+        ``Path.relative_to`` costs ten times as much.
+        """
+        text, root = os.fspath(path), os.fspath(self.files_dir).rstrip(os.sep)
+        if not text.startswith(root + os.sep):
             return None
+        parts = [part for part in text[len(root) + 1 :].split(os.sep) if part]
         if not self.multi_tenant:
             (tenant,) = self.tenants
             return (tenant, "/".join(parts)) if parts else None
@@ -78,42 +82,53 @@ class _Pending:
 
 @dataclass
 class ScanResult:
-    files: list[tuple[Path, Signature]] = field(default_factory=list)
+    """What one scan found: files that may be taken, files never taken and why, stray folders."""
+
+    files: list[tuple[InboxKey, Signature]] = field(default_factory=list)
+    ignored: list[tuple[InboxKey, str]] = field(default_factory=list)
     unknown_folders: set[str] = field(default_factory=set)
 
 
-def scan_tree(layout: InboxLayout, top: Path | None = None) -> ScanResult:
+def scan_tree(
+    layout: InboxLayout, audio_extensions: Collection[str], top: str | None = None
+) -> ScanResult:
     """Every regular file below ``top`` (default: the whole inbox), without following links.
 
     Symbolic links are never followed or taken: a link is not a regular file,
     and following one could read outside the inbox. Hidden folders are not
-    entered. Runs in a worker thread.
+    entered. Runs in a worker thread, and does there all the per-file work
+    that needs no state of the watcher (naming, the ignore rules), so that
+    the event loop spends little time on a large inbox.
     """
     result = ScanResult()
-    stack = [top or layout.files_dir]
+    root = os.fspath(layout.files_dir)
+    stack = [root if top is None else top]
     while stack:
         folder = stack.pop()
         try:
-            entries = list(os.scandir(folder))
+            with os.scandir(folder) as listing:
+                entries = list(listing)
         except OSError as exc:
-            log.warning("watcher.scan_failed", folder=str(folder), error=str(exc))
+            log.warning("watcher.scan_failed", folder=folder, error=str(exc))
             continue
+        at_top = layout.multi_tenant and folder == root
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            path = Path(entry.path)
-            at_top = folder == layout.files_dir and layout.multi_tenant
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
             if at_top and (not stat.S_ISDIR(st.st_mode) or entry.name not in layout.tenants):
                 result.unknown_folders.add(entry.name)
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(path)
-            elif stat.S_ISREG(st.st_mode):
-                result.files.append((path, Signature.of(st)))
+            elif stat.S_ISDIR(st.st_mode):
+                stack.append(entry.path)
+            elif stat.S_ISREG(st.st_mode) and (key := layout.locate(entry.path)) is not None:
+                reason = ignore_reason(key[1].split("/"), audio_extensions)
+                if reason is None:
+                    result.files.append((key, Signature.of(st)))
+                else:
+                    result.ignored.append((key, reason))
     return result
 
 
@@ -149,14 +164,19 @@ class Watcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Scan, then follow events, rescans and stability checks until ``stop`` is set."""
-        await self.rescan()
+        started = self.clock()
+        found = await self.rescan()
+        log.info(
+            "watcher.scanned", first=True, files=found, seconds=round(self.clock() - started, 3)
+        )
         async with asyncio.TaskGroup() as group:
             group.create_task(self._follow_events(stop))
             group.create_task(self._rescan_periodically(stop))
             group.create_task(self._release_stable(stop))
 
-    async def rescan(self, top: Path | None = None) -> None:
-        result = await asyncio.to_thread(scan_tree, self.layout, top)
+    async def rescan(self, top: str | None = None) -> int:
+        """Look at every file below ``top`` (default: the whole inbox); return how many."""
+        result = await asyncio.to_thread(scan_tree, self.layout, self.audio_extensions, top)
         for name in sorted(result.unknown_folders - self.unknown_folders):
             log.warning(
                 "watcher.unknown_tenant_folder",
@@ -165,23 +185,22 @@ class Watcher:
             )
         if top is None:
             self.unknown_folders = result.unknown_folders
+        for key, reason in result.ignored:
+            self._ignored(key, reason)
         now = self.clock()
-        for path, signature in result.files:
-            self._observe(path, signature, now)
+        for key, signature in result.files:
+            self._observe(key, signature, now)
+        return len(result.files) + len(result.ignored)
 
-    def _observe(self, path: Path, signature: Signature, now: float) -> None:
-        located = self.layout.locate(path)
-        if located is None:
-            return
-        tenant, rel_path = located
-        key = (tenant, rel_path)
+    def _ignored(self, key: InboxKey, reason: str) -> None:
+        tenant, rel_path = key
+        if rel_path not in self._ignored_logged and len(self._ignored_logged) < 10_000:
+            self._ignored_logged.add(rel_path)
+            log.info("watcher.ignored", tenant=tenant, file=rel_path, reason=reason)
+
+    def _observe(self, key: InboxKey, signature: Signature, now: float) -> None:
+        """Note a file as seen now; it is due once it has kept ``signature`` STABLE_SECONDS."""
         if key in self.claims:
-            return
-        reason = ignore_reason(rel_path.split("/"), self.audio_extensions)
-        if reason is not None:
-            if rel_path not in self._ignored_logged and len(self._ignored_logged) < 10_000:
-                self._ignored_logged.add(rel_path)
-                log.info("watcher.ignored", tenant=tenant, file=rel_path, reason=reason)
             return
         pending = self._pending.get(key)
         if pending is not None and pending.signature == signature:
@@ -202,37 +221,46 @@ class Watcher:
             now = self.clock()
             for change, raw in changes:
                 if change == watchfiles.Change.deleted:
-                    self._forget(Path(raw))
+                    self._forget(raw)
                     continue
-                await self._on_changed(Path(raw), now)
+                await self._on_changed(raw, now)
 
-    async def _on_changed(self, path: Path, now: float) -> None:
+    async def _on_changed(self, path: str, now: float) -> None:
         try:
-            st = path.lstat()
+            st = os.lstat(path)
         except OSError:
             self._forget(path)
             return
         if stat.S_ISDIR(st.st_mode):
             # A folder moved in whole arrives as one event; its files come from a scan.
             await self.rescan(path)
-        elif stat.S_ISREG(st.st_mode):
-            self._observe(path, Signature.of(st), now)
+            return
+        key = self.layout.locate(path)
+        if key is None or not stat.S_ISREG(st.st_mode):
+            return
+        reason = ignore_reason(key[1].split("/"), self.audio_extensions)
+        if reason is None:
+            self._observe(key, Signature.of(st), now)
+        else:
+            self._ignored(key, reason)
 
-    def _forget(self, path: Path) -> None:
+    def _forget(self, path: str) -> None:
         located = self.layout.locate(path)
         if located is not None:
             self._pending.pop(located, None)
 
     async def _rescan_periodically(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            started = self.clock()
+        due = self.clock() + self.rescan_seconds
+        while True:
             try:
-                await asyncio.wait_for(stop.wait(), timeout=self.rescan_seconds)
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, due - self.clock()))
                 return
             except TimeoutError:
                 pass
-            await self.rescan()
-            log.debug("watcher.rescanned", seconds=round(self.clock() - started, 3))
+            started = self.clock()
+            found = await self.rescan()
+            log.debug("watcher.scanned", files=found, seconds=round(self.clock() - started, 3))
+            due = started + self.rescan_seconds
 
     async def _release_stable(self, stop: asyncio.Event) -> None:
         stopped = asyncio.ensure_future(stop.wait())
@@ -264,7 +292,7 @@ class Watcher:
             if not stat.S_ISREG(st.st_mode):
                 del self._pending[key]
             elif current != pending.signature:
-                self._observe(path, current, now)
+                self._observe(key, current, now)
             else:
                 del self._pending[key]
                 yield StableFile(key[0], key[1], path, current, now)

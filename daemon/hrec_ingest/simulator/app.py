@@ -12,7 +12,7 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from aiohttp import web
@@ -29,6 +29,36 @@ log = structlog.get_logger(__name__)
 SHUTDOWN_GRACE_SECONDS = 1.0
 
 
+class _Listener:
+    """The listening side of a running simulator, which an outage closes and reopens."""
+
+    def __init__(
+        self, runner: web.AppRunner, host: str, port: int, ssl_context: ssl.SSLContext | None
+    ) -> None:
+        self.runner = runner
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.site: web.TCPSite | None = None
+
+    async def listen(self) -> int:
+        self.site = web.TCPSite(self.runner, self.host, self.port, ssl_context=self.ssl_context)
+        await self.site.start()
+        self.port = self.runner.addresses[0][1]
+        return self.port
+
+    async def close(self) -> None:
+        if self.site is not None:
+            await self.site.stop()
+            self.site = None
+        server = self.runner.server
+        for connection in server.connections if server is not None else []:
+            # A crashed server answers nothing more: cut keep-alive and in-flight alike.
+            connection.force_close()
+            if connection.transport is not None:
+                connection.transport.abort()
+
+
 @dataclass
 class RunningSimulator:
     """A simulator serving on a real socket: its URL, live options and state."""
@@ -36,6 +66,26 @@ class RunningSimulator:
     url: str
     options: SimulatorOptions
     state: SimulatorState
+    _listener: _Listener | None = field(default=None, repr=False, compare=False)
+
+    async def take_down(self) -> None:
+        """Fail as a crashed server does: the port refuses connections, open ones are cut.
+
+        Tasks, tokens and counters are kept for :meth:`bring_back`. Requests
+        refused meanwhile never reach the simulator, so they are not counted.
+        """
+        if self._listener is None:
+            raise RuntimeError("this simulator is not serving on a socket of its own")
+        await self._listener.close()
+        log.info("simulator.down", url=self.url)
+
+    async def bring_back(self) -> None:
+        """Listen again on the same address after :meth:`take_down`, with the same state."""
+        if self._listener is None:
+            raise RuntimeError("this simulator is not serving on a socket of its own")
+        if self._listener.site is None:
+            await self._listener.listen()
+            log.info("simulator.back", url=self.url)
 
 
 def build_app(options: SimulatorOptions, state: SimulatorState) -> web.Application:
@@ -94,10 +144,10 @@ async def running_simulator(
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
-        await site.start()
-        bound_port = runner.addresses[0][1]
-        yield RunningSimulator(_url(host, bound_port, ssl_context is not None), options, state)
+        listener = _Listener(runner, host, port, ssl_context)
+        bound_port = await listener.listen()
+        url = _url(host, bound_port, ssl_context is not None)
+        yield RunningSimulator(url, options, state, listener)
     finally:
         await runner.cleanup()
 

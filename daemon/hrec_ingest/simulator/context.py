@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +15,10 @@ from hrec_ingest.simulator.validation import MASTER_REALM
 
 OPTIONS = web.AppKey("simulator_options", SimulatorOptions)
 STATE = web.AppKey("simulator_state", SimulatorState)
+# The taskId the POST /hrec being handled named, for the request log. A context
+# variable: the middleware and the handler run in one task (and web.RequestKey
+# needs a newer aiohttp than the project requires).
+UPLOAD_TASK_ID: ContextVar[str | None] = ContextVar("simulator_upload_task_id", default=None)
 
 
 def options_of(request: web.Request) -> SimulatorOptions:

@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
-from hrec_ingest.simulator.context import STATE, bearer_token
+from hrec_ingest.simulator.context import STATE, UPLOAD_TASK_ID, bearer_token
 from hrec_ingest.simulator.options import SimulatorOptions
 from hrec_ingest.simulator.state import DROPPED, SimulatorState
+from hrec_ingest.simulator.upload import read_task_field
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CONTROL_PREFIX = "sim_"
@@ -127,6 +129,27 @@ async def _answer(
     return response
 
 
+async def _named_task_id(request: web.Request) -> str | None:
+    """The taskId a ``POST /hrec`` names in its leading ``task`` field; None if it names none.
+
+    Read only for the request log, when a fault answers in place of the
+    handler: a test pairs each retried upload with the attempt it repeats.
+    """
+    try:
+        part = await (await request.multipart()).next()
+        if not isinstance(part, BodyPartReader) or part.name != "task":
+            return None
+        value = json.loads(await read_task_field(part)).get("taskId")
+    except (ValueError, AttributeError, ConnectionError, web.HTTPException):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _client_connected(request: web.Request) -> Callable[[], bool]:
+    # aiohttp forgets the transport once the connection is lost (a client that timed out).
+    return lambda: request.transport is not None
+
+
 @web.middleware
 async def faults_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Count, log and maybe fault every request that is not a ``/_sim/`` control request."""
@@ -134,15 +157,29 @@ async def faults_middleware(request: web.Request, handler: Handler) -> web.Strea
     if route.startswith(CONTROL_PREFIX):
         return await handler(request)
     state = request.app[STATE]
+    started = time.monotonic()
     plan = draw_faults(state.fault_random, state.options)
-    state.request_started()
+    ticket = state.request_started(_client_connected(request))
+    named = UPLOAD_TASK_ID.set(None)
     # Stays 500 if the handler fails or is cancelled: aiohttp answers 500 then.
     status = 500
     try:
+        if route == "hrec" and plan.kind is not None and not plan.after_processing:
+            UPLOAD_TASK_ID.set(await _named_task_id(request))
         response = await _answer(request, handler, plan, state)
         status = DROPPED if plan.kind == "drop" else response.status
         if isinstance(response, web.HTTPException):
             raise response
         return response
     finally:
-        state.request_finished(request.method, route, status, _tenant(request, route, state))
+        state.request_finished(
+            request.method,
+            route,
+            status,
+            _tenant(request, route, state),
+            ticket=ticket,
+            started=started,
+            path=request.path,
+            task_id=UPLOAD_TASK_ID.get(),
+        )
+        UPLOAD_TASK_ID.reset(named)

@@ -7,6 +7,7 @@ swap in its own to travel in time). The request log uses the real
 
 from __future__ import annotations
 
+import itertools
 import random
 import string
 import time
@@ -25,12 +26,27 @@ DROPPED = 0
 _TASK_ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
+def _always() -> bool:
+    return True
+
+
 class RequestLogEntry(NamedTuple):
+    """One answered (or dropped) request; times are ``time.monotonic`` seconds.
+
+    ``time`` is when the answer was ready, ``started`` when the request
+    arrived. ``path`` names the resource and, for ``POST /hrec``, ``task_id``
+    is the taskId the request named, so that a test can pair a retry with the
+    attempt it repeats.
+    """
+
     time: float
     method: str
     route: str
     status: int
     tenant: str | None
+    started: float = 0.0
+    path: str = ""
+    task_id: str | None = None
 
 
 class SimulatorState:
@@ -64,6 +80,12 @@ class SimulatorState:
         self.request_log: deque[RequestLogEntry] = deque(maxlen=request_log_size)
         self.in_flight = 0
         self.max_concurrent_requests = 0
+        # Requests whose client still waits for the answer: one that gave up
+        # (a timeout) is still being handled, but no longer holds a connection
+        # of the client's pool, so it does not count against the client's bound.
+        self.max_concurrent_connected = 0
+        self._connected_checks: dict[int, Callable[[], bool]] = {}
+        self._tickets = itertools.count()
         seed = self.options.seed
         # Separate streams, so that how many ids were drawn never shifts the faults.
         self.fault_random = random.Random(seed)
@@ -131,17 +153,52 @@ class SimulatorState:
         """Invalidate every access and refresh token (of ``tenant`` only, if given)."""
         return self.tokens.revoke(tenant)
 
-    def request_started(self) -> None:
-        """Count a request as being handled."""
+    def request_started(self, client_connected: Callable[[], bool] | None = None) -> int:
+        """Count a request as being handled; returns the ticket to pass to ``request_finished``.
+
+        ``client_connected`` tells whether the client still holds the
+        request's connection; it feeds ``max_concurrent_connected``.
+        """
         self.in_flight += 1
         if self.in_flight > self.max_concurrent_requests:
             self.max_concurrent_requests = self.in_flight
+        ticket = next(self._tickets)
+        self._connected_checks[ticket] = client_connected or _always
+        connected = sum(1 for check in self._connected_checks.values() if check())
+        if connected > self.max_concurrent_connected:
+            self.max_concurrent_connected = connected
+        return ticket
 
-    def request_finished(self, method: str, route: str, status: int, tenant: str | None) -> None:
+    def request_finished(
+        self,
+        method: str,
+        route: str,
+        status: int,
+        tenant: str | None,
+        *,
+        ticket: int | None = None,
+        started: float | None = None,
+        path: str = "",
+        task_id: str | None = None,
+    ) -> None:
         """Count a request as answered (or dropped, with status 0) and log it."""
         self.in_flight -= 1
+        if ticket is not None:
+            self._connected_checks.pop(ticket, None)
+        now = time.monotonic()
         self.requests[route, status] += 1
-        self.request_log.append(RequestLogEntry(time.monotonic(), method, route, status, tenant))
+        self.request_log.append(
+            RequestLogEntry(
+                now,
+                method,
+                route,
+                status,
+                tenant,
+                now if started is None else started,
+                path,
+                task_id,
+            )
+        )
 
     def stats(self) -> dict[str, Any]:
         """The counters as JSON-ready data (``GET /_sim/stats``)."""
@@ -157,6 +214,7 @@ class SimulatorState:
             "faults_after_processing": self.faults_after_processing,
             "in_flight": self.in_flight,
             "max_concurrent_requests": self.max_concurrent_requests,
+            "max_concurrent_connected": self.max_concurrent_connected,
             "tasks": {
                 "total": len(self.tasks),
                 "archived": sum(1 for task in self.tasks.values() if task.archived),

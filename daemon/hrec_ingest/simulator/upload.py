@@ -13,7 +13,13 @@ from collections.abc import Iterable
 from aiohttp import BodyPartReader, MultipartReader, web
 
 from hrec_ingest.simulator.audio import FileDigest, StreamingDigest
-from hrec_ingest.simulator.context import authenticate, json_error, options_of, state_of
+from hrec_ingest.simulator.context import (
+    UPLOAD_TASK_ID,
+    authenticate,
+    json_error,
+    options_of,
+    state_of,
+)
 from hrec_ingest.simulator.options import SimulatorOptions
 from hrec_ingest.simulator.state import SimulatorState
 from hrec_ingest.simulator.tasks import FileRecord, TaskRecord, total_processing_seconds
@@ -35,7 +41,8 @@ def _first_match(names: Iterable[str], patterns: tuple[str, ...]) -> str | None:
     return None
 
 
-async def _read_task_field(part: BodyPartReader) -> str:
+async def read_task_field(part: BodyPartReader) -> str:
+    """The text of the ``task`` field, at most TASK_FIELD_MAX_BYTES (400 beyond)."""
     data = bytearray()
     while chunk := await part.read_chunk(CHUNK_BYTES):
         data += chunk
@@ -65,7 +72,7 @@ async def _read_form(reader: MultipartReader) -> tuple[str, list[FileDigest]]:
         if part.name == "task":
             if task_text is not None:
                 raise _bad_request("more than one task field")
-            task_text = await _read_task_field(part)
+            task_text = await read_task_field(part)
         elif part.name == "soundBlob":
             files.append(await _read_sound(part))
         else:
@@ -142,6 +149,7 @@ async def submit_task(request: web.Request) -> web.Response:
         )
     except SubmissionError as exc:
         raise _bad_request(str(exc)) from None
+    UPLOAD_TASK_ID.set(valid.metadata.taskId)
     rejected = _first_match((f.name for f in files), options.reject_files)
     if rejected is not None:
         raise _bad_request(f"file {rejected!r} was rejected: unsupported or corrupt audio")

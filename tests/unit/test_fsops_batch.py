@@ -1,0 +1,122 @@
+"""atomic_write_many and move_files: the same guarantees as one by one, each folder synced once."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hrec_ingest import fsops
+from hrec_ingest.fsops import FILE_MODE, MoveResult, atomic_write_many, is_temporary, move_files
+
+
+def record_syncs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every folder sync and unlink, in order, as ("sync"|"unlink", path)."""
+    calls: list[tuple[str, str]] = []
+    real_sync, real_unlink = fsops.fsync_dir, os.unlink
+
+    def sync(path: Path) -> None:
+        calls.append(("sync", str(path)))
+        real_sync(path)
+
+    def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        calls.append(("unlink", str(path)))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(fsops, "fsync_dir", sync)
+    monkeypatch.setattr(fsops.os, "unlink", unlink)
+    return calls
+
+
+def test_atomic_write_many_writes_every_file_and_syncs_each_folder_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = record_syncs(monkeypatch)
+    a, b = tmp_path / "out" / "a", tmp_path / "out" / "b"
+    items = [(a / "x.json", b"{}\n"), (a / "x.txt", b"t\n"), (b / "y.json", b"[]\n")]
+    atomic_write_many(items)
+    for path, data in items:
+        assert path.read_bytes() == data
+        assert path.stat().st_mode & 0o777 == FILE_MODE
+    syncs = [path for kind, path in calls if kind == "sync"]
+    assert syncs.count(str(a)) == 1 and syncs.count(str(b)) == 1
+    assert not [p for p in tmp_path.rglob("*") if is_temporary(p.name)]
+
+
+def test_atomic_write_many_replays_and_refuses_other_content(tmp_path: Path) -> None:
+    items = [(tmp_path / "x.json", b"one"), (tmp_path / "x.txt", b"two")]
+    atomic_write_many(items)
+    atomic_write_many(items)  # a replay after a crash: the same bytes are already there
+    with pytest.raises(FileExistsError):
+        atomic_write_many([(tmp_path / "x.txt", b"other")])
+    assert (tmp_path / "x.txt").read_bytes() == b"two"
+    assert not [p for p in tmp_path.iterdir() if is_temporary(p.name)]
+
+
+def sources(tmp_path: Path, names: list[str]) -> list[Path]:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir(exist_ok=True)
+    for name in names:
+        (inbox / name).write_bytes(name.encode() * 100)
+    return [inbox / name for name in names]
+
+
+def test_move_files_syncs_every_new_name_before_removing_any_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srcs = sources(tmp_path, ["a.wav", "b.wav", "c.wav"])
+    dsts = [tmp_path / "archive" / "t" / s.name for s in srcs]
+    calls = record_syncs(monkeypatch)
+    assert move_files(list(zip(srcs, dsts, strict=True))) == [MoveResult.RENAMED] * 3
+    for src, dst in zip(srcs, dsts, strict=True):
+        assert not src.exists() and dst.read_bytes() == src.name.encode() * 100
+    kinds = [kind for kind, _ in calls]
+    first_unlink = kinds.index("unlink")
+    # (The syncs before that one come from creating the archive folders.)
+    assert calls[:first_unlink].count(("sync", str(dsts[0].parent))) == 1
+    assert calls[first_unlink - 1] == ("sync", str(dsts[0].parent))
+    assert calls[first_unlink:] == [("unlink", str(s)) for s in srcs] + [
+        ("sync", str(srcs[0].parent))
+    ]
+
+
+def test_move_files_hands_odd_pairs_to_move_file(tmp_path: Path) -> None:
+    srcs = sources(tmp_path, ["done.wav", "fresh.wav", "both.wav"])
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    os.rename(srcs[0], archive / "done.wav")  # a replay: moved before a crash
+    os.link(srcs[2], archive / "both.wav")  # linked, the source's removal lost
+    moves = [(s, archive / s.name) for s in srcs]
+    assert move_files(moves) == [MoveResult.ALREADY_DONE, MoveResult.RENAMED, MoveResult.COMPLETED]
+    assert sorted(p.name for p in archive.iterdir()) == ["both.wav", "done.wav", "fresh.wav"]
+    assert not list((tmp_path / "inbox").iterdir())
+
+
+def test_move_files_refuses_to_replace_other_content(tmp_path: Path) -> None:
+    (src,) = sources(tmp_path, ["a.wav"])
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "a.wav").write_bytes(b"someone else's")
+    with pytest.raises(FileExistsError):
+        move_files([(src, tmp_path / "archive" / "a.wav")])
+    assert src.exists()
+
+
+def test_move_files_copies_across_file_systems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srcs = sources(tmp_path, ["a.wav", "b.wav"])
+    real = os.link
+
+    def link(a: Any, b: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(a).name == "b.wav":
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+        real(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(fsops.os, "link", link)
+    moves = [(s, tmp_path / "archive" / s.name) for s in srcs]
+    assert move_files(moves) == [MoveResult.RENAMED, MoveResult.COPIED]
+    assert [d.read_bytes() for _, d in moves] == [b"a.wav" * 100, b"b.wav" * 100]
+    assert not any(s.exists() for s in srcs)
