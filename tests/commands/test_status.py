@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from command_site import PASSWORD, Site
+from command_site import PASSWORD, Site, make_site
 
 from hrec_ingest.cli import main
 from hrec_ingest.commands.status import status_command
@@ -44,7 +44,16 @@ def test_without_a_journal_it_says_so_and_creates_none(site: Site) -> None:
     assert document["journal"] == {"path": str(site.state / "journal.sqlite3"), "found": False}
     assert document["tasksInFlight"] == [] and document["recentFailures"] == []
     assert document["files"]["byTenant"]["demo"]["archived"] == 0
-    assert list(site.state.iterdir()) == []
+    assert not site.state.exists() or list(site.state.iterdir()) == []
+
+
+def test_creates_no_folder_so_a_read_only_operator_can_ask(tmp_path: Path) -> None:
+    (tmp_path / "fresh").mkdir()
+    site = make_site(tmp_path / "fresh")
+    result = site.invoke(status_command, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["journal"]["found"] is False
+    assert sorted(p.name for p in site.root.iterdir()) == ["config.env"]
 
 
 async def test_json_reports_files_tasks_waiting_and_failures(site: Site) -> None:

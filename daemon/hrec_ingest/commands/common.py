@@ -31,6 +31,7 @@ def load_or_exit(
     *,
     require_credentials: bool = True,
     defaults: Mapping[str, str] | None = None,
+    create_folders: bool = True,
 ) -> Settings:
     """Settings, or exit 2 with one line per problem (key, what is wrong, where it came from)."""
     try:
@@ -40,6 +41,7 @@ def load_or_exit(
             flags,
             require_credentials=require_credentials,
             defaults=defaults,
+            create_folders=create_folders,
         )
     except ConfigError as exc:
         for problem in exc.problems:

@@ -34,7 +34,8 @@ def status_command(config_file: Path | None, as_json: bool) -> None:
 
     Example: hrec-ingest status --config /etc/hrec-ingest/config.env --json
     """
-    settings = load_or_exit(config_file, require_credentials=False)
+    # Read-only: an operator without write access to the folders may ask.
+    settings = load_or_exit(config_file, require_credentials=False, create_folders=False)
     _register_secrets(settings)
     try:
         journal = Journal.open_read_only(settings.state_dir)

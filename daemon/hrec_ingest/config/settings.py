@@ -146,6 +146,7 @@ def load_settings(
     *,
     require_credentials: bool = True,
     defaults: Mapping[str, str] | None = None,
+    create_folders: bool = True,
 ) -> Settings:
     """Load, check and return the settings, or raise ``ConfigError`` listing every problem.
 
@@ -155,9 +156,10 @@ def load_settings(
     ``require_credentials=False`` (commands that never log in) the URLs,
     TENANT, USERNAME, PASSWORD and SUPERVISOR_EMAIL may be missing. Relative
     paths resolve against the current working folder; missing folders are
-    created. ``defaults`` are a command's own defaults (KEY -> text, e.g. the
-    demo tenant of ``run --simulate``): above the built-in defaults, below the
-    config file. Example::
+    created unless ``create_folders=False`` (read-only commands such as
+    ``status``, which an operator may run without write access). ``defaults``
+    are a command's own defaults (KEY -> text, e.g. the demo tenant of
+    ``run --simulate``): above the built-in defaults, below the config file. Example::
 
         settings = load_settings(None, os.environ, {"USERNAME": FlagValue("bob", "flag -u")})
     """
@@ -181,7 +183,7 @@ def load_settings(
     multi, drafts = resolve_tenants(
         values, raw, credential, report, require_credentials=require_credentials
     )
-    _prepare_folders(values, raw, drafts, report)
+    _prepare_folders(values, raw, drafts, report, create=create_folders)
     if report.problems:
         raise ConfigError(report.problems)
     return _assemble(values, raw, credential, multi, drafts, report, config_file)
@@ -217,6 +219,8 @@ def _prepare_folders(
     raw: Mapping[str, RawValue],
     drafts: list[TenantDraft],
     report: Report,
+    *,
+    create: bool,
 ) -> None:
     folders = {
         key: (path, source_of(raw, key))
@@ -226,7 +230,7 @@ def _prepare_folders(
     umask = values.get("UMASK")
     if len(folders) < len(FOLDER_KEYS) or not isinstance(umask, int):
         return  # a path or the umask is bad: that is reported, and nothing is created
-    if not check_relations(folders, report):
+    if not check_relations(folders, report) or not create:
         return
     failed = set()
     for key, (path, source) in folders.items():
