@@ -108,3 +108,28 @@ async def test_unknown_tenant_folder_is_left_untouched(deployment: Deployment) -
         e.get("folder") == "stranger" for e in daemon.events("watcher.unknown_tenant_folder")
     )
     assert await d.stop(daemon) == 0
+
+
+async def test_a_wrong_api_url_fails_no_file_and_recovers_once_fixed(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    good_url = d.settings["API_BASE_URL"]
+    d.settings["API_BASE_URL"] = f"{good_url}/no-such-prefix"
+    data = make_wav(d.inbox / "call.wav", seed=3)
+    daemon = d.start()
+    await wait_for(
+        lambda: any(e.get("level") == "error" for e in daemon.events("task.submit_deferred")),
+        30,
+        "the refused upload deferred as an error for the operator",
+    )
+    deferred = daemon.events("task.submit_deferred")[0]
+    assert "API_BASE_URL" in str(deferred["reason"])
+    assert visible_files(d.failed) == []
+    assert (d.inbox / "call.wav").read_bytes() == data
+    assert await d.stop(daemon) == 0
+    d.settings["API_BASE_URL"] = good_url
+    daemon = d.start()
+    await wait_for(lambda: len(visible_files(d.archive)) == 1, 30, "archived once the URL is right")
+    assert d.uploads_of(sha256(data)) == 1
+    assert await d.stop(daemon) == 0

@@ -115,7 +115,9 @@ class HttpStatusError(MiaopError):
         self.server_message = server_message
         self.endpoint = endpoint
         self.retry_after = retry_after
-        where = f" from {endpoint}" if endpoint else ""
+        # "from the token endpoint", not "from token: …": the log scrubber would
+        # take the server's message after "token:" for a secret.
+        where = f" from the {endpoint} endpoint" if endpoint else ""
         super().__init__(f"HTTP {status}{where}: {server_message}")
 
     @property
@@ -164,7 +166,9 @@ class UnexpectedResponseError(MiaopError):
         self.body_head = redact(body[:BODY_HEAD_BYTES].decode("utf-8", errors="replace"))
         self.problem = problem
         self.endpoint = endpoint
-        where = f" from {endpoint}" if endpoint else ""
+        # "from the token endpoint", not "from token: …": the log scrubber would
+        # take the server's message after "token:" for a secret.
+        where = f" from the {endpoint} endpoint" if endpoint else ""
         super().__init__(
             f"unexpected response{where} (HTTP {status}): {problem}; body starts {self.body_head!r}"
         )

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
 
@@ -66,8 +67,28 @@ class SubmitTiming:
     retry_cap: float
 
 
+def _signatures(paths: Sequence[Path]) -> list[Signature | None]:
+    """Each file's signature now; None for one that is gone or unreadable."""
+    found: list[Signature | None] = []
+    for path in paths:
+        try:
+            found.append(Signature.of(os.lstat(path)))
+        except OSError:
+            found.append(None)
+    return found
+
+
 class _RetryLater(Exception):
     """The task could not be settled now; the submitter comes back to it after a delay."""
+
+
+# A POST /hrec answered 404 or 405 means the URL has no upload endpoint at all
+# (a wrong API_BASE_URL), not that a file is bad: no file fails for it.
+_NO_UPLOAD_ENDPOINT = frozenset({404, 405})
+
+
+class _NeedsOperator(_RetryLater):
+    """Deferred until an operator fixes something (certificate, credentials, a URL)."""
 
 
 class Submitter:
@@ -150,7 +171,9 @@ class Submitter:
                 self._failures.pop(task_id, None)
             except _RetryLater as exc:
                 # An untrusted certificate or refused credentials wait for an operator.
-                needs_operator = isinstance(exc.__cause__, TlsError | AuthenticationError)
+                needs_operator = isinstance(exc, _NeedsOperator) or isinstance(
+                    exc.__cause__, TlsError | AuthenticationError
+                )
                 self._schedule_retry(task_id, str(exc), needs_operator=needs_operator)
             except Exception as exc:
                 # A bug met by one task must not stop the others; it is tried again later.
@@ -200,12 +223,11 @@ class Submitter:
         rows = [r for r in self.journal.files_of_task(task_id) if r.state is FileState.BATCHED]
         keep: list[FileRow] = []
         dropped: list[FileRow] = []
-        for row in rows:
-            path = self.folders.source(row.tenant, row.rel_path)
-            try:
-                current = Signature.of(await asyncio.to_thread(os.lstat, path))
-            except OSError:
-                current = None
+        # One thread hop for the whole batch: each hop costs more than the lstat itself.
+        signatures = await asyncio.to_thread(
+            _signatures, [self.folders.source(r.tenant, r.rel_path) for r in rows]
+        )
+        for row, current in zip(rows, signatures, strict=True):
             if current == Signature(row.size, row.mtime_ns, row.inode):
                 keep.append(row)
             else:
@@ -261,6 +283,10 @@ class Submitter:
         except ApiError as exc:
             if exc.retryable:
                 raise _RetryLater(str(exc)) from exc
+            if exc.status in _NO_UPLOAD_ENDPOINT:
+                raise _NeedsOperator(
+                    f"{exc} (check API_BASE_URL: the server has no upload endpoint there)"
+                ) from exc
             await self._refused(task_id, rows, exc)
             return
         except MiaopError as exc:
