@@ -30,6 +30,7 @@ import click
 import structlog
 from click.testing import CliRunner
 
+from hrec_ingest.fsops import use_umask
 from hrec_ingest.miaop import MiaopClient, TokenManager, UploadPart, make_session
 from hrec_ingest.miaop.models import MeetingDesc, MeetingFile, SupervisorInfo, TaskMetadata
 from hrec_ingest.simulator import RunningSimulator, SimulatorOptions, running_simulator
@@ -228,9 +229,13 @@ def isolated_process_state(monkeypatch: Any, cwd: Path) -> Iterator[None]:
     monkeypatch.chdir(cwd)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    umask = os.umask(0o027)
+    os.umask(umask)
     try:
         yield
     finally:
+        os.umask(umask)
+        use_umask(0o027)
         for handler in root.handlers[:]:
             if handler not in handlers:
                 root.removeHandler(handler)

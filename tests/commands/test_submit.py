@@ -194,3 +194,13 @@ def test_a_task_the_server_refuses_is_fatal_and_forgotten(world: World) -> None:
     assert "was not created" in run.stderr and "Klingon" in run.stderr
     assert world.sim.state.tasks == {}
     assert not list((world.state / "submit").glob("*.json"))
+
+
+def test_transcripts_follow_the_umask_setting(world: World) -> None:
+    world.add_wavs("a.wav")
+    world.settings["UMASK"] = "0077"
+    run = world.run("submit", "-d", str(world.calls))
+    assert run.code == 0, run.output
+    written = transcript_files(world.out / "demo")
+    assert {oct(p.stat().st_mode & 0o777) for p in written.values()} == {"0o600"}
+    assert oct((world.out / "demo").stat().st_mode & 0o777) == "0o700"

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from hrec_ingest.config import ConfigError, FlagValue, Settings, load_settings
+from hrec_ingest.fsops import use_umask
 
 EXIT_OK = 0
 EXIT_FATAL = 1
@@ -35,7 +36,7 @@ def load_or_exit(
 ) -> Settings:
     """Settings, or exit 2 with one line per problem (key, what is wrong, where it came from)."""
     try:
-        return load_settings(
+        settings = load_settings(
             config_file,
             os.environ,
             flags,
@@ -47,3 +48,8 @@ def load_or_exit(
         for problem in exc.problems:
             click.echo(f"hrec-ingest: configuration: {problem}", err=True)
         sys.exit(EXIT_BAD_CONFIG)
+    # Whatever a command writes (transcripts, records, moved-back files) gets
+    # the same modes as the daemon's own files.
+    os.umask(settings.umask)
+    use_umask(settings.umask)
+    return settings

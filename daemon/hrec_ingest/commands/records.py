@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hrec_ingest.fsops import DIR_MODE, FILE_MODE, ensure_dir, fsync_dir
+from hrec_ingest.fsops import ensure_dir, file_mode, fsync_dir
 
 RECORDS_FOLDER = "submit"
 RECORD_VERSION = 1
@@ -61,13 +61,13 @@ def record_path(state_dir: Path, task_id: str) -> Path:
 def save_record(state_dir: Path, record: SubmitRecord) -> None:
     """Write (or replace) the record of a task, durably and all at once."""
     path = record_path(state_dir, record.task_id)
-    ensure_dir(path.parent, DIR_MODE)
+    ensure_dir(path.parent)
     data = json.dumps(record.to_json(), ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
     # Unlike transcripts, a record is replaced on purpose (submittedAt is added later).
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".hrec.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as stream:
-            os.fchmod(stream.fileno(), FILE_MODE)
+            os.fchmod(stream.fileno(), file_mode())
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
