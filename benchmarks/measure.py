@@ -97,6 +97,15 @@ def requests_per_file(stats: Mapping[str, Any], files: int) -> dict[str, float]:
     return per_file
 
 
+def requests_since(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """The simulator's request counters of ``after`` less those of ``before``."""
+    counts: dict[str, dict[str, int]] = {}
+    for route, by_status in after.get("requests", {}).items():
+        earlier = before.get("requests", {}).get(route, {})
+        counts[route] = {status: n - earlier.get(status, 0) for status, n in by_status.items()}
+    return {**after, "requests": counts}
+
+
 def latency_summary(latencies: Sequence[float]) -> dict[str, float]:
     """p50, p99 and max of a list of seconds, rounded to milliseconds."""
     return {

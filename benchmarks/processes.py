@@ -68,6 +68,24 @@ def sample(pid: int) -> CpuSample:
     return CpuSample(times.user, times.system, process.memory_info().rss)
 
 
+def context_switches(pid: int) -> int:
+    """Context switches so far, voluntary and not, summed over the threads the process has now.
+
+    Each one is a thread giving up (or losing) the CPU: GIL handoffs between
+    the event loop and worker threads show up here before anywhere else.
+    """
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:  # the thread ended meanwhile
+            continue
+        for line in lines:
+            if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                total += int(line.split()[1])
+    return total
+
+
 def peak_rss(pid: int) -> int:
     """The kernel's high-water mark of the process's resident memory (VmHWM), in bytes."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -76,10 +94,13 @@ def peak_rss(pid: int) -> int:
     raise RuntimeError(f"/proc/{pid}/status has no VmHWM line")
 
 
-def _environment() -> dict[str, str]:
+DAEMON_SOURCE = REPO / "daemon"
+
+
+def _environment(source: Path = DAEMON_SOURCE) -> dict[str, str]:
     # The daemon reads HREC_* from the environment: none of the caller's may leak in.
     env = {k: v for k, v in os.environ.items() if not k.startswith("HREC_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "daemon"), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
     return env
 
 
@@ -164,14 +185,20 @@ class Daemon:
 
 
 @contextmanager
-def daemon(config: Path, log_path: Path, cwd: Path) -> Iterator[Daemon]:
-    """Start ``hrec-ingest run --config CONFIG``; stop it (SIGTERM, then SIGKILL) on leaving."""
+def daemon(
+    config: Path, log_path: Path, cwd: Path, source: Path = DAEMON_SOURCE
+) -> Iterator[Daemon]:
+    """Start ``hrec-ingest run --config CONFIG``; stop it (SIGTERM, then SIGKILL) on leaving.
+
+    ``source`` is the folder holding the ``hrec_ingest`` package to run, so
+    that two versions can be compared against the same simulator.
+    """
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hrec_ingest", "run", "--config", str(config)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env=_environment(),
+            env=_environment(source),
             cwd=cwd,
         )
     try:
@@ -192,7 +219,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def py_spy(pid: int, out: Path, rate: int = 250) -> Iterator[None]:
-    """Sample ``pid`` with py-spy (on-CPU stacks only) into ``out``, collapsed-stack format.
+    """Sample ``pid`` with py-spy into ``out``, collapsed-stack format.
+
+    ``--gil`` keeps only the thread holding the GIL: where the Python time
+    goes. Time in system calls made without the GIL (fsync, reads) does not
+    show; compare user and system CPU for that.
 
     py-spy is in the ``bench`` extra; it reads the process's memory with
     ptrace, so it needs root or ``kernel.yama.ptrace_scope=0``.
@@ -209,7 +240,7 @@ def py_spy(pid: int, out: Path, rate: int = 250) -> Iterator[None]:
         "--output",
         str(out),
         "--nonblocking",
-        "--threads",
+        "--gil",
     ]
     with out.with_suffix(".log").open("wb") as log_file:
         proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)

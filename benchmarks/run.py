@@ -24,6 +24,7 @@ import click
 
 from benchmarks.baseline_run import run_baseline
 from benchmarks.daemon_run import run_daemon
+from benchmarks.processes import DAEMON_SOURCE
 from benchmarks.profiles import PROFILES
 from benchmarks.report import machine, table, targets
 from benchmarks.workload import generate
@@ -39,6 +40,7 @@ def run_profile(
     audio_seconds: float,
     root: Path,
     spy: Path | None = None,
+    source: Path = DAEMON_SOURCE,
 ) -> dict[str, Any]:
     """Daemon run and baseline run of one profile, each on freshly generated files."""
     profile = PROFILES[name]
@@ -122,6 +124,15 @@ def run_profile(
     help="Record the daemon with py-spy into SPY.<profile>.txt (CPU figures then include "
     "py-spy's own cost).",
 )
+@click.option(
+    "--daemon-src",
+    "source",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=DAEMON_SOURCE,
+    show_default=True,
+    help="Folder holding the hrec_ingest package to run as the daemon (compare two versions, "
+    "e.g. one from `git archive REV daemon`).",
+)
 def main(
     profiles: str,
     files: int,
@@ -131,6 +142,7 @@ def main(
     out: Path | None,
     workdir: Path | None,
     spy: Path | None,
+    source: Path,
 ) -> None:
     """Measure the daemon (separate process) against the simulator (separate process)."""
     names = list(PROFILES) if profiles == "all" else [profiles]
@@ -138,6 +150,7 @@ def main(
     report: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        "daemon_source": str(source),
         "arguments": {
             "files": files,
             "baseline_files": baseline_files,
@@ -149,7 +162,9 @@ def main(
     started = time.monotonic()
     try:
         for name in names:
-            result = run_profile(name, files, baseline_files, rate, audio_seconds, root, spy)
+            result = run_profile(
+                name, files, baseline_files, rate, audio_seconds, root, spy, source
+            )
             report["profiles"].append(result)
             click.echo(table(result) + "\n")
     finally:

@@ -29,7 +29,7 @@ from typing import Any
 
 import click
 
-from benchmarks.processes import peak_rss
+from benchmarks.processes import peak_rss, sample
 from benchmarks.scale import (
     SUPERVISOR,
     Layout,
@@ -135,6 +135,7 @@ async def measure(
             with daemon_process(root, settings, env) as daemon:
                 mono_offset = time.time() - time.monotonic()
                 readyz = await wait_ready(daemon, f"http://127.0.0.1:{port}/readyz", 60)
+                cpu_to_ready = sample(daemon.pid).cpu_seconds
                 notified = await wait_until(
                     lambda: notify.seen("READY=1") is not None, 30, "READY=1"
                 )
@@ -156,6 +157,7 @@ async def measure(
         "stable_seconds": stable,
         "ready_notify_seconds": round(ready_notified - start, 2),
         "readyz_seconds": round(readyz - start, 2),
+        "cpu_seconds_to_ready": round(cpu_to_ready, 2),
         "first_post_seconds": round(first_post - start, 2),
         "first_post_after_ready_seconds": round(first_post - ready_notified, 2),
         "target_ready_seconds": 10,
@@ -189,7 +191,8 @@ def main(
         click.echo(json.dumps(result))
         click.echo(
             f"READY=1 after {result['ready_notify_seconds']} s, /readyz after "
-            f"{result['readyz_seconds']} s (target 10), first POST /hrec after "
+            f"{result['readyz_seconds']} s (target 10; {result['cpu_seconds_to_ready']} s of CPU), "
+            "first POST /hrec after "
             f"{result['first_post_seconds']} s (target {stable_seconds + 2:g}; "
             f"{result['first_post_after_ready_seconds']} s after READY), "
             f"peak RSS {result['peak_rss_mb']} MB, {result['machine']}",

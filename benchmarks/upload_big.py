@@ -18,7 +18,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,10 +33,20 @@ import click
 import psutil
 
 from benchmarks.daemon_run import run_daemon
-from benchmarks.processes import BENCH_PASSWORD, BENCH_TENANT, BENCH_USER, sample, simulator
+from benchmarks.processes import (
+    BENCH_PASSWORD,
+    BENCH_TENANT,
+    BENCH_USER,
+    REPO,
+    free_port,
+    sample,
+    simulator,
+    wait_until,
+)
 from benchmarks.profiles import PROFILES
 from benchmarks.report import machine
-from benchmarks.workload import Workload, wav_bytes
+from benchmarks.workload import Workload, wav_header
+from hrec_ingest.logs import configure_logging
 from hrec_ingest.miaop import MiaopClient, TokenManager, UploadPart
 from hrec_ingest.pipeline.taskmeta import new_task_id, task_metadata
 
@@ -41,7 +56,7 @@ BLOCK = 4 << 20
 
 def write_big(path: Path, size: int) -> None:
     """A WAV of ``size`` bytes whose samples are a repeated block of random bytes."""
-    header = wav_bytes(0, b"")
+    header = wav_header(size - 44)
     block = os.urandom(BLOCK)
     with path.open("wb") as out:
         out.write(header)
@@ -74,13 +89,17 @@ def read_throughput(path: Path) -> dict[str, float]:
     return {"seconds": round(seconds, 3), "mb_per_second": round(total / seconds / 1e6, 1)}
 
 
-async def upload(path: Path, url: str) -> dict[str, float]:
-    """Upload ``path`` as a one-file task; seconds, MB/s and this process's peak RSS growth."""
+async def upload(path: Path, url: str, api_url: str | None = None) -> dict[str, float]:
+    """Upload ``path`` as a one-file task; seconds, MB/s and this process's peak RSS growth.
+
+    Tokens come from the simulator at ``url``; the upload goes to ``api_url``
+    (default: the simulator too).
+    """
     process = psutil.Process()
     size = path.stat().st_size
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         tokens = TokenManager(session, url, BENCH_TENANT, BENCH_USER, BENCH_PASSWORD)
-        client = MiaopClient(session, url, tokens)
+        client = MiaopClient(session, api_url or url, tokens)
         await tokens.access_token()  # the token request is not part of the upload
         task = task_metadata(
             task_id=new_task_id(),
@@ -117,6 +136,30 @@ async def upload(path: Path, url: str) -> dict[str, float]:
     }
 
 
+@contextmanager
+def sink(log_path: Path) -> Iterator[str]:
+    """A ``benchmarks.sink`` process on a free port; its URL."""
+    port = free_port()
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.sink", "--port", str(port)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+
+    def listening() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        wait_until(listening, 30, "the sink to listen")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def daemon_upload(path: Path, root: Path) -> dict[str, Any]:
     """Drop ``path`` into a real daemon's inbox; its RSS growth and its logged upload speed."""
     staging = root / "staging"
@@ -130,7 +173,9 @@ def daemon_upload(path: Path, root: Path) -> dict[str, Any]:
         for line in map(json.loads, filter(None, log))
         if line.get("event") == "task.submitted" and "bytes" in line
     ]
-    upload_seconds = uploads[-1]["seconds"] if uploads else float("nan")
+    # The client logs each upload; the warm-up file's comes first.
+    big = [line for line in uploads if line["bytes"] == workload.total_bytes]
+    upload_seconds = big[-1]["seconds"] if big else float("nan")
     return {
         "end_to_end_seconds": result["seconds"],
         "upload_seconds": upload_seconds,
@@ -140,6 +185,7 @@ def daemon_upload(path: Path, root: Path) -> dict[str, Any]:
         "rss_growth_mb": round(result["rss_peak_mb"] - result["rss_start_mb"], 1),
         "cpu_ms": round(result["cpu_ms_per_file"], 1),
         "archived": result["archived"],
+        "failed": result["failed"],
     }
 
 
@@ -160,6 +206,7 @@ def main(size: int, folder: Path, with_daemon: bool, out: Path | None) -> None:
     root = folder / f"hrec-bench-big-{os.getpid()}"
     root.mkdir(parents=True)
     path = root / "big.wav"
+    configure_logging("console", "error")  # the client's own log lines would drown the report
     report: dict[str, Any] = {"machine": machine(), "size_bytes": size}
     try:
         click.echo(f"writing {size / 1e9:.2f} GB to {path} ...")
@@ -170,11 +217,14 @@ def main(size: int, folder: Path, with_daemon: bool, out: Path | None) -> None:
         with simulator(PROFILES["zero"].simulator_flags, root / "simulator.log") as sim:
             sim_before = sample(sim.proc.pid)
             drop_caches()
-            report["upload_cold"] = asyncio.run(upload(path, sim.url))
-            report["upload_warm"] = asyncio.run(upload(path, sim.url))
+            report["upload_to_simulator_cold"] = asyncio.run(upload(path, sim.url))
             report["simulator_cpu_seconds"] = round(
                 sample(sim.proc.pid).cpu_seconds - sim_before.cpu_seconds, 1
             )
+            with sink(root / "sink.log") as sink_url:
+                drop_caches()
+                report["upload_cold"] = asyncio.run(upload(path, sim.url, sink_url))
+                report["upload_warm"] = asyncio.run(upload(path, sim.url, sink_url))
         if with_daemon:
             report["daemon"] = daemon_upload(path, root)
     finally:

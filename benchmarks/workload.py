@@ -19,6 +19,15 @@ SAMPLE_RATE = 8000
 SAMPLE_BYTES = 2
 
 
+def wav_header(data_bytes: int) -> bytes:
+    """The 44-byte header of a mono 16-bit 8 kHz WAV holding ``data_bytes`` of samples."""
+    fmt = struct.pack(
+        "<HHIIHH", 1, 1, SAMPLE_RATE, SAMPLE_RATE * SAMPLE_BYTES, SAMPLE_BYTES, 8 * SAMPLE_BYTES
+    )
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", data_bytes)
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks) + data_bytes) + b"WAVE" + chunks
+
+
 def wav_bytes(seconds: float, stamp: bytes) -> bytes:
     """A mono 16-bit 8 kHz WAV of ``seconds`` of silence whose first samples are ``stamp``.
 
@@ -27,19 +36,7 @@ def wav_bytes(seconds: float, stamp: bytes) -> bytes:
     """
     data = bytearray(int(seconds * SAMPLE_RATE) * SAMPLE_BYTES)
     data[: len(stamp)] = stamp
-    fmt = struct.pack(
-        "<HHIIHH", 1, 1, SAMPLE_RATE, SAMPLE_RATE * SAMPLE_BYTES, SAMPLE_BYTES, 8 * SAMPLE_BYTES
-    )
-    body = (
-        b"WAVE"
-        + b"fmt "
-        + struct.pack("<I", len(fmt))
-        + fmt
-        + b"data"
-        + struct.pack("<I", len(data))
-        + bytes(data)
-    )
-    return b"RIFF" + struct.pack("<I", len(body)) + body
+    return wav_header(len(data)) + bytes(data)
 
 
 @dataclass(frozen=True)

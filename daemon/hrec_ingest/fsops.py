@@ -40,6 +40,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_many",
     "ensure_dir",
+    "file_mode",
     "fit_bytes",
     "free_name",
     "fsync_dir",
@@ -217,8 +218,13 @@ def use_umask(umask: int) -> None:
     _umask = umask
 
 
+def file_mode() -> int:
+    """The mode of files written when the caller names none: ``0o666 & ~UMASK`` (0o640)."""
+    return 0o666 & ~_umask
+
+
 def _file_mode(mode: int | None) -> int:
-    return 0o666 & ~_umask if mode is None else mode
+    return file_mode() if mode is None else mode
 
 
 def ensure_dir(path: Path, mode: int | None = None) -> None:

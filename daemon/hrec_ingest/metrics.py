@@ -2,8 +2,13 @@
 
 A dedicated ``CollectorRegistry`` (not prometheus-client's global one) lets a
 test build as many ``Metrics`` as it likes and lets the health server expose
-exactly these. The HTTP client reports through ``Metrics.observer``; the
-service sets the gauges from the journal's counts.
+exactly these. The HTTP client reports through ``Metrics.observer``: requests
+are labelled by route name (``endpoint``: ``token``, ``hrec``, ``task``,
+``tasks``, ``meeting``, ``stt``) and by ``status``, the HTTP status or, when no
+answer came, ``timeout``, ``connection`` or ``tls``; the same outcomes feed the
+``api`` readiness check (:mod:`hrec_ingest.apihealth`). ``run`` sets the
+gauges from the journal's counts and the stages' queues; the manifest writer,
+the webhook sender and the archive purge count what they do.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 12
 class MetricsHttpObserver:
     """The HTTP client's hook: records requests, token renewals and uploaded bytes.
 
-    ``endpoint`` must be a template such as ``"GET /api/tasks/{taskId}"``, not
-    a concrete URL, or every task would make a new time series. ``status`` is
-    the HTTP status, or a short word for a request that got none
-    (``"timeout"``, ``"connection_error"``).
+    ``endpoint`` is a route name (``"token"``, ``"hrec"``, ``"task"``,
+    ``"tasks"``, ``"meeting"``, ``"stt"``), never a URL with ids in it, or
+    every task would make a new time series. ``status`` is the HTTP status, or
+    ``"timeout"``, ``"connection"`` or ``"tls"`` for a request that got no
+    answer (see :class:`hrec_ingest.miaop.observer.Observer`).
     """
 
     def __init__(self, metrics: Metrics) -> None:

@@ -52,8 +52,6 @@ def rules_for(liar: LyingSimulator) -> dict[str, Any]:
 
     def task(answer: Answer) -> web.Response | None:
         if answer.nth == 1:
-            return html_page(200)  # a login page of a proxy, with status 200
-        if answer.nth == 2:
             return truncated(answer)
         document = answer.json()
         document["meetings"] = document["meetings"][:1]  # shorter than the files sent
@@ -62,7 +60,9 @@ def rules_for(liar: LyingSimulator) -> dict[str, Any]:
     def meeting(answer: Answer) -> web.Response | None:
         if file_of(liar, answer) == "missing.wav":
             return json_answer({"message": "meeting not found"}, status=404)
-        return truncated(answer) if answer.nth == 1 else None
+        if answer.nth == 1:
+            return html_page(200)  # a proxy's login page, with status 200
+        return truncated(answer) if answer.nth == 2 else None
 
     def stt(answer: Answer) -> web.Response | None:
         name = file_of(liar, answer)

@@ -25,7 +25,7 @@ from samples.deployments import StartDeployment
 FORMATS = ("json", "txt", "srt", "vtt")
 NAME_MAX = 255
 
-# Names that must travel through unchanged (or, past 250 bytes, shortened to fit).
+# Names that must travel through unchanged (or shortened, when <stem>.json would pass 255 bytes).
 ODD_NAMES = (
     "with  two spaces .wav",
     "שיחה עם לקוח.wav",
@@ -59,7 +59,7 @@ def assert_transcribed(d: Deployment, drops: dict[str, bytes]) -> None:
         folder, _, name = rel.rpartition("/")
         archived = d.archive / "demo" / folder / (transcript.stem + ".wav")
         assert archived.read_bytes() == data, rel
-        if len(os.fsencode(name)) <= NAME_MAX - 1:  # only names past 250 bytes are shortened
+        if len(os.fsencode(name)) < NAME_MAX:  # "<255-byte stem>.wav" is 255 bytes, ".json" 256
             assert archived.name == name and transcript.stem == name[:-4]
         else:
             assert name.startswith(transcript.stem) and len(os.fsencode(transcript.name)) <= 255
@@ -69,6 +69,27 @@ def assert_transcribed(d: Deployment, drops: dict[str, bytes]) -> None:
 def truncated_wav() -> bytes:
     """A WAV header that promises one second of audio, and nothing after it."""
     return riff(fmt_chunk(), b"data" + struct.pack("<I", 16_000))
+
+
+def read_trap(path: Path) -> int:
+    """Set ``path``'s atime before its mtime, so that any read moves it (relatime); returns it."""
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_mtime_ns - 10**12, st.st_mtime_ns))
+    return os.stat(path).st_atime_ns
+
+
+def was_read(path: Path, atime_ns: int) -> bool:
+    return os.stat(path).st_atime_ns != atime_ns
+
+
+def assert_never_read(target: Path, atime_ns: int) -> None:
+    """The target of a link in the inbox was not read, if this file system records reads."""
+    control = target.with_name("control.wav")
+    make_wav(control, seed=99)
+    control_atime = read_trap(control)
+    control.read_bytes()
+    if was_read(control, control_atime):  # not mounted noatime: a read would have shown
+        assert not was_read(target, atime_ns)
 
 
 def assert_no_reader(fifo: Path) -> None:
@@ -95,6 +116,7 @@ async def test_bad_and_odd_files_each_get_an_outcome_and_a_later_file_still_goes
     (d.inbox / "link.wav").symlink_to(d.root / "outside" / "secret.wav")
     (d.inbox / "linked-folder").symlink_to(d.root / "outside" / "folder")
     os.mkfifo(d.inbox / "pipe.wav")
+    secret_atime = read_trap(d.root / "outside" / "secret.wav")
     daemon = d.start()
 
     await wait_for(lambda: len(visible_files(d.archive)) == len(drops), 60, "all good archived")
@@ -109,6 +131,7 @@ async def test_bad_and_odd_files_each_get_an_outcome_and_a_later_file_still_goes
     assert d.uploads_of(sha256(outside)) == 0
     assert sum(d.sim.state.uploads_by_sha256.values()) == len(drops)
     assert (d.inbox / "link.wav").is_symlink() and (d.root / "outside" / "secret.wav").exists()
+    assert_never_read(d.root / "outside" / "secret.wav", secret_atime)
     assert stat.S_ISFIFO(os.lstat(d.inbox / "pipe.wav").st_mode)
     assert_no_reader(d.inbox / "pipe.wav")
 

@@ -7,6 +7,7 @@ temporary folder, so that no generated path can create folders elsewhere.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from hrec_ingest.config import SETTINGS_REFERENCE, TENANT_KEYS, ConfigError, loa
 PASSWORD = "pw-Hq3-unseen"
 KEYS = [info.key for info in SETTINGS_REFERENCE]
 FUZZ = settings(
-    max_examples=150,
+    max_examples=1000 if os.environ.get("HREC_FULL") == "1" else 150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -170,3 +171,29 @@ def test_any_tenants_file_text_loads_or_raises_config_error(
     empty = tenants.with_name("empty.env")
     empty.write_text("")
     check_outcome(empty, environ, require_credentials)
+
+
+@FUZZ
+@given(
+    data=st.one_of(
+        st.binary(max_size=200),
+        st.tuples(st.text(max_size=60), st.binary(min_size=1, max_size=8)).map(
+            lambda t: t[0].encode("utf-8") + t[1]
+        ),
+    ),
+    tenants=st.booleans(),
+)
+def test_any_bytes_in_either_file_load_or_raise_config_error(
+    sandbox: dict[str, str], tmp_path_factory: pytest.TempPathFactory, data: bytes, tenants: bool
+) -> None:
+    """Not UTF-8, NUL bytes, a BOM, stray carriage returns: a ConfigError, never a crash."""
+    base = tmp_path_factory.getbasetemp()
+    config, tenants_file = base / "fuzz-bytes.env", base / "fuzz-bytes.toml"
+    environ = sandbox | BASICS | {"HREC_PASSWORD": PASSWORD}
+    if tenants:
+        config.write_text("")
+        tenants_file.write_bytes(data)
+        environ["HREC_TENANTS_FILE"] = str(tenants_file)
+    else:
+        config.write_bytes(data)
+    check_outcome(config, environ, require_credentials=True)

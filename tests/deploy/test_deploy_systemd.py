@@ -93,8 +93,14 @@ def test_runs_the_venv_with_its_own_config_file(unit: Directives) -> None:
     argv = one(unit, "ExecStart").split()
     assert argv[:2] == [EXEC, "run"]
     assert argv[2] == "--config" and argv[3].startswith("/etc/hrec-ingest/")
-    # One source of settings: the daemon's own dotenv file, not EnvironmentFile=.
-    assert not values(unit, "EnvironmentFile")
+
+
+def test_environment_file_is_optional_and_beside_the_config(unit: Directives) -> None:
+    # Overrides only: the leading "-" lets the service start without the file.
+    (path,) = values(unit, "EnvironmentFile")
+    assert path.startswith("-/etc/hrec-ingest/"), path
+    config = one(unit, "ExecStart").split()[3]
+    assert path.lstrip("-") != config, "config.env is the daemon's file, not systemd's"
 
 
 def test_password_comes_as_a_credential(unit: Directives) -> None:
@@ -164,6 +170,7 @@ def test_template_differs_only_by_instance() -> None:
     changed = {k: (a, b) for (_, k, a), (_, _, b) in zip(unit, template, strict=True) if a != b}
     assert set(changed) == {
         "Description",
+        "EnvironmentFile",
         "ExecStart",
         "StateDirectory",
         "WorkingDirectory",

@@ -85,11 +85,11 @@ async def deployed(
                     daemon.kill()
 
 
-def drop_wavs(site: Site, count: int, seconds: float = 1.0) -> dict[str, bytes]:
-    """``count`` distinct one-second WAVs dropped into the inbox, by name."""
+def drop_wavs(site: Site, count: int, first: int = 0) -> dict[str, bytes]:
+    """``count`` distinct one-second WAVs (``call-<first>.wav`` on) dropped into the inbox."""
     return {
-        f"call-{i:04d}.wav": make_wav(site.inbox / f"call-{i:04d}.wav", seconds=seconds, seed=i)
-        for i in range(count)
+        f"call-{i:04d}.wav": make_wav(site.inbox / f"call-{i:04d}.wav", seed=i)
+        for i in range(first, first + count)
     }
 
 

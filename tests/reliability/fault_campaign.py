@@ -1,15 +1,20 @@
 """One run of the daemon against a server that misbehaves in every way the simulator knows.
 
 10 % of requests answer 5xx, 5 % answer 429 with ``Retry-After: 3``, 3 %
-lose their connection, 2 % answer after HTTP_TIMEOUT_SECONDS, access tokens
-live 3 s, and every token is revoked once, a third of the way through. The
+lose their connection, 2 % answer after HTTP_TIMEOUT_SECONDS, every answer
+takes 0.1 s, access tokens live 3 s, and every token is revoked once, a
+third of the way through. The
 run ends when every file is archived (or a deadline passes) and the daemon
 has stopped on SIGTERM; the suites then read what it left.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import time
+from asyncio.subprocess import PIPE
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +39,8 @@ FAULTS = {
     "fault_slow": 0.02,
     "slow_seconds": HTTP_TIMEOUT + 1.0,
     "expires_in": 3,
+    # Every answer takes a while, so requests overlap and press against the pool's bound.
+    "latency_seconds": 0.1,
 }
 SETTINGS = {
     "SUBMIT_CONCURRENCY": str(SUBMIT_CONCURRENCY),
@@ -43,6 +50,13 @@ SETTINGS = {
 }
 # Stage crashes are bugs met by one task; they must not happen at all.
 CRASH_EVENTS = ("task.poll_crashed", "task.submit_crashed", "task.export_crashed")
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    status: int | None
+    stdout: bytes
+    stderr: bytes
 
 
 @dataclass
@@ -69,6 +83,8 @@ class FaultRun:
     stage_crashes: int
     output_samples: int
     figures: dict[str, object] = field(default_factory=dict)
+    # `status --json` while the daemon ran and after it stopped (None: no such command).
+    statuses: list[CommandOutput | None] = field(default_factory=list)
 
 
 async def run_fault_campaign(root: Path) -> FaultRun:
@@ -84,10 +100,27 @@ async def run_fault_campaign(root: Path) -> FaultRun:
             if third:
                 site.sim.state.revoke_tokens()
                 revocations = 1
+            statuses = [await status_json(site)]
             completed = third and await until(lambda: site.archived() >= FILES, 60 + FILES * 2)
             exit_status = await site.stop(daemon, timeout=60) if daemon.alive() else None
+        statuses.append(await status_json(site))
         seconds = time.monotonic() - started
-        return _measured(site, drops, watch, completed, exit_status, seconds, revocations)
+        run = _measured(site, drops, watch, completed, exit_status, seconds, revocations)
+        run.statuses = statuses
+        return run
+
+
+async def status_json(site: Site) -> CommandOutput | None:
+    """What ``hrec-ingest status --json`` prints for the site; None if there is no such command."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HREC_")}
+    command = [sys.executable, "-m", "hrec_ingest", "status", "--config", str(site.write_config())]
+    proc = await asyncio.create_subprocess_exec(
+        *command, "--json", stdout=PIPE, stderr=PIPE, env=env, cwd=site.root
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    if proc.returncode == 2 and b"No such command" in stderr:
+        return None
+    return CommandOutput(proc.returncode, stdout, stderr)
 
 
 def _measured(

@@ -9,6 +9,7 @@ test_journal.py covers Journal.open itself; here the real command runs.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -44,12 +45,27 @@ journal.close()
 TASKS = 45
 
 
-def _journal_in_flight(state: Path) -> Path:
+def _write_journal(state: Path, *, died: bool) -> None:
     state.mkdir(parents=True)
-    for first, count, end in ((0, 40, "close"), (40, TASKS - 40, "die")):
+    for first, count, end in ((0, 40, "close"), (40, TASKS - 40, "die" if died else "close")):
         command = [sys.executable, "-c", _WRITE, str(state), str(first), str(count), end]
         subprocess.run(command, check=True, timeout=60)
-    assert (state / f"{JOURNAL_NAME}-wal").stat().st_size > 0
+    assert (state / f"{JOURNAL_NAME}-wal").exists() == died
+
+
+@pytest.fixture(scope="module")
+def journals(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
+    """Two journals of TASKS intents, made once: stopped cleanly, and killed (a WAL beside it)."""
+    root = tmp_path_factory.mktemp("journals")
+    made = {died: root / ("killed" if died else "stopped") for died in (False, True)}
+    for died, state in made.items():
+        _write_journal(state, died=died)
+    return made
+
+
+def _journal_in_flight(journals: dict[bool, Path], state: Path, *, died: bool = True) -> Path:
+    """A copy of a made journal in ``state``; with ``died``, its last intents only in its WAL."""
+    shutil.copytree(journals[died], state)
     return state / JOURNAL_NAME
 
 
@@ -101,14 +117,17 @@ def from_a_newer_version(path: Path) -> None:
 
 
 Damage = Callable[[Path], None]
-# How each damage is done, and words of the way out the message must give.
-CASES: dict[str, tuple[Damage, str]] = {
-    "corrupted header": (header_overwritten, ".recover"),
-    "truncated file": (truncated, ".recover"),
-    "scrambled page": (page_scrambled, ".recover"),
-    "a folder where the file should be": (a_folder_in_its_place, "regular file"),
-    "foreign SQLite file": (a_foreign_database, "STATE_DIR"),
-    "written by a newer version": (from_a_newer_version, "upgrade hrec-ingest"),
+# How each damage is done, words of the way out the message must give, and whether
+# the journal was left by a killed daemon (WAL beside it) or by a clean stop. A
+# header damaged under a WAL that holds page 1 is no damage: SQLite reads page 1
+# from the WAL, and the next checkpoint writes it back whole.
+CASES: dict[str, tuple[Damage, str, bool]] = {
+    "corrupted header": (header_overwritten, ".recover", False),
+    "truncated file, WAL beside it": (truncated, ".recover", True),
+    "scrambled page, WAL beside it": (page_scrambled, ".recover", True),
+    "a folder where the file should be": (a_folder_in_its_place, "regular file", False),
+    "foreign SQLite file": (a_foreign_database, "STATE_DIR", False),
+    "written by a newer version": (from_a_newer_version, "upgrade hrec-ingest", False),
 }
 
 
@@ -149,9 +168,11 @@ def _run(config: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_start_up_stops_and_leaves_the_journal_as_it_was(tmp_path: Path, case: str) -> None:
-    damage, way_out = CASES[case]
-    journal = _journal_in_flight(tmp_path / "state")
+def test_start_up_stops_and_leaves_the_journal_as_it_was(
+    tmp_path: Path, journals: dict[bool, Path], case: str
+) -> None:
+    damage, way_out, died = CASES[case]
+    journal = _journal_in_flight(journals, tmp_path / "state", died=died)
     damage(journal)
     before = journal_bytes(tmp_path / "state")
     audio = make_wav(tmp_path / "inbox" / "waiting.wav", seed=1)
@@ -176,9 +197,9 @@ def test_start_up_stops_and_leaves_the_journal_as_it_was(tmp_path: Path, case: s
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_a_sound_journal_with_its_wal_starts(tmp_path: Path) -> None:
+def test_a_sound_journal_with_its_wal_starts(tmp_path: Path, journals: dict[bool, Path]) -> None:
     """The control case: the same journal, undamaged, is taken up (and its WAL with it)."""
-    _journal_in_flight(tmp_path / "state")
+    _journal_in_flight(journals, tmp_path / "state")
     with subprocess.Popen(
         [sys.executable, "-m", "hrec_ingest", "run", "--config", str(_config(tmp_path))],
         stdout=subprocess.PIPE,

@@ -33,9 +33,10 @@ from figures import record, sized
 from outcomes import delivery_of, journal_problems, watching
 from secrets_scan import SecretScanner, issued_secrets, site_places
 
+from e2e.harness import sha256
 from hrec_ingest.simulator.state import RequestLogEntry
 
-FILES = sized(30, 200)
+FILES = sized(20, 200)
 OUTAGE_SECONDS = sized(10.0, 120.0)
 READY_MAX_API_AGE = sized(3, 15)
 POLL_MAX_INTERVAL = sized(4, 30)
@@ -108,20 +109,24 @@ async def test_server_down_then_back(tmp_path: Path) -> None:
         "POLL_MAX_INTERVAL_SECONDS": str(POLL_MAX_INTERVAL),
     }
     # Tasks take a few seconds, so that many are in flight when the server goes.
-    options = simulator_options(pending_seconds=1.0, processing_seconds=3.0)
+    options = simulator_options(pending_seconds=0.5, processing_seconds=2.0)
     readiness = ReadinessLog(f"http://127.0.0.1:{port}/readyz")
     async with (
         deployed(tmp_path, options, settings=settings) as site,
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http,
     ):
-        drops = drop_wavs(site, FILES)
+        drops = drop_wavs(site, FILES // 2)
         async with watching(site, drops) as watch:
             daemon = site.start()
-            assert await until(lambda: site.archived() >= FILES // 5, 120), "no progress"
+            # Down as soon as the server holds a task: the batches are then in flight.
+            assert await until(lambda: bool(site.sim.state.tasks), 120), "nothing was sent"
             ready_before = await readiness.sample(http)
             await site.sim.take_down()
             down_mono, down_wall = time.monotonic(), time.time()
-            in_flight_at_outage = FILES - site.archived()
+            in_flight_at_outage = FILES // 2 - site.archived()
+            # The call centre does not stop: half the files arrive during the outage.
+            drops.update(drop_wavs(site, FILES - FILES // 2, first=FILES // 2))
+            watch.dropped_sha256 = frozenset(sha256(data) for data in drops.values())
             await _sample_until(readiness, http, down_mono + OUTAGE_SECONDS)
             await site.sim.bring_back()
             up_mono, up_wall = time.monotonic(), time.time()
@@ -153,6 +158,7 @@ async def test_server_down_then_back(tmp_path: Path) -> None:
             **delivery.figures(),
             "outage_seconds": OUTAGE_SECONDS,
             "files_in_flight_at_outage": in_flight_at_outage,
+            "files_dropped_during_outage": FILES - FILES // 2,
             "attempts_during_outage": len(during),
             "attempts_in_second_half_of_outage": len(second_half),
             "attempts_per_second_during_outage": round(len(during) / OUTAGE_SECONDS, 2),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import ssl
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +47,7 @@ class Answer:
 
 
 Rule = Callable[[Answer], web.StreamResponse | None]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -80,8 +81,9 @@ def truncated(answer: Answer) -> web.Response:
 
 def _middleware(liar: LyingSimulator) -> Any:
     @web.middleware
-    async def lie(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def lie(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route.name or "unmatched"
+        response: web.StreamResponse
         try:
             response = await handler(request)
         except web.HTTPException as exc:

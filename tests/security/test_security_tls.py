@@ -3,7 +3,7 @@
 Verification is on by default: with CA_BUNDLE the daemon transcribes; without
 it, it sends nothing and logs an error that names the untrusted certificate and
 the fix. With mutual TLS the same holds for CLIENT_CERT and CLIENT_KEY. The
-deployments of a test run side by side, to keep the suite short.
+four deployments run side by side, to keep the suite short.
 """
 
 from __future__ import annotations
@@ -46,29 +46,25 @@ async def refused(d: Deployment, levels: set[str], *words: str) -> None:
     assert await d.stop(daemon) == 0
 
 
-async def test_ca_bundle_and_client_certificate_are_used(
+async def test_tls_verification_ca_bundle_and_client_certificates(
     deploy: StartDeployment, ca: trustme.CA, pems: Pems
 ) -> None:
-    server, _ = await deploy(ssl_context=server_context(ca, require_client_cert=False))
+    trusted, _ = await deploy(ssl_context=server_context(ca, require_client_cert=False))
+    untrusted, _ = await deploy(ssl_context=server_context(ca, require_client_cert=False))
     mutual, _ = await deploy(ssl_context=server_context(ca, require_client_cert=True))
-    assert server.sim.url.startswith("https://") and mutual.sim.url.startswith("https://")
-    server.settings["CA_BUNDLE"] = str(pems.ca)
+    no_cert, _ = await deploy(ssl_context=server_context(ca, require_client_cert=True))
+    assert all(d.sim.url.startswith("https://") for d in (trusted, untrusted, mutual, no_cert))
+    trusted.settings["CA_BUNDLE"] = str(pems.ca)
+    no_cert.settings["CA_BUNDLE"] = str(pems.ca)
     mutual.settings |= {
         "CA_BUNDLE": str(pems.ca),
         "CLIENT_CERT": str(pems.client_cert),
         "CLIENT_KEY": str(pems.client_key),
     }
-    await asyncio.gather(transcribed_once(server), transcribed_once(mutual))
-
-
-async def test_a_missing_ca_or_client_certificate_is_reported_with_its_fix(
-    deploy: StartDeployment, ca: trustme.CA, pems: Pems
-) -> None:
-    untrusted, _ = await deploy(ssl_context=server_context(ca, require_client_cert=False))
-    mutual, _ = await deploy(ssl_context=server_context(ca, require_client_cert=True))
-    mutual.settings["CA_BUNDLE"] = str(pems.ca)
     await asyncio.gather(
+        transcribed_once(trusted),
+        transcribed_once(mutual),
         refused(untrusted, {"error"}, "not trusted", "CA_BUNDLE", "TLS_VERIFY=false"),
         # Without an alert from the server this could be a dropped line: retried, and said so.
-        refused(mutual, {"warning", "error"}, "client certificate", "CLIENT_CERT and CLIENT_KEY"),
+        refused(no_cert, {"warning", "error"}, "client certificate", "CLIENT_CERT and CLIENT_KEY"),
     )

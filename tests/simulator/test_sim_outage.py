@@ -72,8 +72,8 @@ async def test_the_log_names_the_resource_and_the_arrival(
 async def test_a_request_whose_client_gave_up_is_not_counted_as_waiting(
     start_sim: StartSim,
 ) -> None:
-    sim = await start_sim(fault_slow=1.0, slow_seconds=1.0)
-    timeout = aiohttp.ClientTimeout(total=0.2)
+    sim = await start_sim(fault_slow=1.0, slow_seconds=0.6)
+    timeout = aiohttp.ClientTimeout(total=0.1)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         for _ in range(3):
             with pytest.raises(TimeoutError):

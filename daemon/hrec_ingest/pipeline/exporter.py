@@ -2,7 +2,9 @@
 
 Per file the order is fixed and each step is safe to replay after a crash:
 names reserved in the journal, transcript files written atomically, journal
-``exported``, audio moved to ARCHIVE_DIR, journal ``archived``. A meeting in
+``exported``, audio moved to ARCHIVE_DIR, journal ``archived``. A group of a
+task's files takes each step together (one transaction, one thread hop), which
+is what keeps the daemon's CPU per file low (docs/benchmarks.md). A meeting in
 status ``error`` (or a task in status ``error``) sends its file to FAILED_DIR
 with the server's errorInfo; its batch-mates are exported as usual. A write
 the disk refuses (full, read-only) leaves the audio in the inbox and is tried
@@ -13,24 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import structlog
 
 from hrec_ingest.failpoints import failpoint
-from hrec_ingest.formats import render
-from hrec_ingest.fsops import atomic_write_many, move_files
+from hrec_ingest.fsops import sweep_temporaries
 from hrec_ingest.journal import FileRow, FileState, Journal, TaskRow, TaskState
 from hrec_ingest.miaop import MiaopClient, TranscriptionResult
 from hrec_ingest.miaop.errors import MiaopError, NotFoundError, UnexpectedResponseError
-from hrec_ingest.miaop.models import Meeting, ParagraphDesc, TaskStatus, meeting_id
+from hrec_ingest.miaop.models import Meeting, TaskStatus, meeting_id
 from hrec_ingest.pipeline.delays import DelayQueue
 from hrec_ingest.pipeline.layout import ARCHIVE, Folders, choose_export_names
 from hrec_ingest.pipeline.outcomes import Outcomes, error_doc, source_doc, utc_now
+from hrec_ingest.pipeline.outputs import export_groups, move_audio, write_outputs
 
 log = structlog.get_logger(__name__)
 
@@ -38,9 +39,8 @@ log = structlog.get_logger(__name__)
 # many tries, so the file gets a clear outcome.
 MAX_BAD_TRANSCRIPTS = 3
 WORKERS = 4
-# Files of a task fetched at once and taken through each durable step together.
-EXPORT_GROUP = 10
 REPLAY_FAILURES_SECONDS = 60.0
+DISK_LOG_EVERY_SECONDS = 60.0
 
 
 class _RetryLater(Exception):
@@ -93,30 +93,6 @@ class _Fetched:
     transcription: TranscriptionResult
 
 
-def _output_files(
-    folders: Folders, exports: Sequence[tuple[FileRow, Sequence[ParagraphDesc], Mapping[str, Any]]]
-) -> Iterator[tuple[Path, bytes]]:
-    """The transcript files still to write, rendered one at a time as they are written."""
-    for row, paragraphs, document in exports:
-        assert row.out_stem is not None
-        for index, fmt in enumerate(folders.export_formats):
-            if index == 1:
-                failpoint("mid_export")
-            path = folders.output(row.tenant, row.out_stem, fmt)
-            if path.exists():
-                # Only an earlier run of this very export can have written a reserved
-                # name, and it wrote it atomically: it is complete, keep it.
-                continue
-            yield path, render(fmt, paragraphs=paragraphs, document=document)
-
-
-def _write_outputs(
-    folders: Folders, exports: Sequence[tuple[FileRow, Sequence[ParagraphDesc], Mapping[str, Any]]]
-) -> None:
-    # One call per group of files: one thread hop and one sync per folder, not one per file.
-    atomic_write_many(_output_files(folders, exports))
-
-
 class Exporter:
     """Finished task ids in; transcripts, archived audio and failed files out."""
 
@@ -140,9 +116,11 @@ class Exporter:
         self._bad_transcripts: dict[int, int] = {}
         self._failures: dict[str, int] = {}
         self._busy: set[str] = set()
-        self._last_disk_log = 0.0
+        self._last_disk_log: float | None = None
+        self._created = time.time()
 
     async def run(self) -> None:
+        await asyncio.to_thread(self._sweep_leftovers)
         for task in self.journal.tasks_in_state(TaskState.DONE, TaskState.ERROR):
             self._work.put(task.task_id)
         async with asyncio.TaskGroup() as group:
@@ -150,6 +128,18 @@ class Exporter:
             group.create_task(self._take_finished())
             for _ in range(WORKERS):
                 group.create_task(self._worker())
+
+    def _sweep_leftovers(self) -> None:
+        """Remove the hidden temporary files a killed run left beside the outputs.
+
+        Hidden, they are never taken for outputs, but they would pile up. Only
+        those older than this run go: none of them can be a write of its own.
+        """
+        age = time.time() - self._created
+        for folder in (self.folders.output_dir, self.folders.archive_dir, self.folders.failed_dir):
+            removed = sweep_temporaries(folder, min_age_seconds=age)
+            if removed:
+                log.info("export.leftovers_removed", folder=str(folder), files=len(removed))
 
     async def _replay_failures_periodically(self) -> None:
         """Finish files left half-way to FAILED_DIR by a crash or a refused write.
@@ -205,7 +195,7 @@ class Exporter:
     async def export_task(self, task_id: str) -> None:
         """Settle every file of a finished task, then mark the task exported.
 
-        Files go in groups of EXPORT_GROUP: their meetings and transcriptions
+        Files go in groups (``export_groups``): their meetings and transcriptions
         are fetched at once, then each durable step is taken for the whole
         group (one journal transaction, one thread hop, one sync per folder),
         in the same order as for a single file, so a crash anywhere replays.
@@ -220,8 +210,8 @@ class Exporter:
             if row.state
             in (FileState.SUBMITTED, FileState.EXPORTING, FileState.EXPORTED, FileState.FAILING)
         ]
-        for start in range(0, len(rows), EXPORT_GROUP):
-            await self._settle_group(client, task, rows[start : start + EXPORT_GROUP])
+        for group in export_groups(rows):
+            await self._settle_group(client, task, group)
         self.journal.set_task_state(task_id, TaskState.EXPORTED)
         log.info("task.exported", tenant=task.tenant, task_id=task_id)
 
@@ -351,11 +341,14 @@ class Exporter:
             for item in exports
         ]
         try:
-            await asyncio.to_thread(_write_outputs, self.folders, documents)
+            await write_outputs(self.folders, documents)
         except OSError as exc:
             self._disk_refused(exc)
             raise _RetryLater(f"cannot write transcripts: {exc}") from exc
-        self.blocked_since = None
+        if self.blocked_since is not None:
+            blocked = round(time.monotonic() - self.blocked_since, 1)
+            log.info("export.disk_writable", blocked_seconds=blocked, note="export resumed")
+            self.blocked_since = None
         self.journal.set_files_state([item.row.id for item in exports], FileState.EXPORTED)
         failpoint("before_archive")
         return [item.row for item in exports]
@@ -374,7 +367,7 @@ class Exporter:
                 )
             )
         try:
-            await asyncio.to_thread(move_files, moves)
+            await move_audio(moves)
         except OSError as exc:
             self._disk_refused(exc)
             raise _RetryLater(f"cannot archive audio: {exc}") from exc
@@ -413,7 +406,7 @@ class Exporter:
         if self.blocked_since is None:
             self.blocked_since = now
         # Once a minute is enough to be seen, and a full disk must not flood the log.
-        if now - self._last_disk_log >= 60:
+        if self._last_disk_log is None or now - self._last_disk_log >= DISK_LOG_EVERY_SECONDS:
             self._last_disk_log = now
             log.error(
                 "export.disk_refused",

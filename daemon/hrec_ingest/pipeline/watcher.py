@@ -82,15 +82,23 @@ class _Pending:
 
 @dataclass
 class ScanResult:
-    """What one scan found: files that may be taken, files never taken and why, stray folders."""
+    """What one scan found: files that may be taken, files never taken and why, stray folders.
 
-    files: list[tuple[InboxKey, Signature]] = field(default_factory=list)
+    Each file comes with the clock's time just after its folder was read: its
+    signature was true then, so its stable time counts from there, not from
+    the end of a scan that may take seconds on a large inbox.
+    """
+
+    files: list[tuple[InboxKey, Signature, float]] = field(default_factory=list)
     ignored: list[tuple[InboxKey, str]] = field(default_factory=list)
     unknown_folders: set[str] = field(default_factory=set)
 
 
 def scan_tree(
-    layout: InboxLayout, audio_extensions: Collection[str], top: str | None = None
+    layout: InboxLayout,
+    audio_extensions: Collection[str],
+    top: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ScanResult:
     """Every regular file below ``top`` (default: the whole inbox), without following links.
 
@@ -112,6 +120,7 @@ def scan_tree(
             log.warning("watcher.scan_failed", folder=folder, error=str(exc))
             continue
         at_top = layout.multi_tenant and folder == root
+        found: list[tuple[InboxKey, Signature]] = []
         for entry in entries:
             if entry.name.startswith("."):
                 continue
@@ -126,9 +135,11 @@ def scan_tree(
             elif stat.S_ISREG(st.st_mode) and (key := layout.locate(entry.path)) is not None:
                 reason = ignore_reason(key[1].split("/"), audio_extensions)
                 if reason is None:
-                    result.files.append((key, Signature.of(st)))
+                    found.append((key, Signature.of(st)))
                 else:
                     result.ignored.append((key, reason))
+        seen = clock()
+        result.files.extend((key, signature, seen) for key, signature in found)
     return result
 
 
@@ -176,7 +187,9 @@ class Watcher:
 
     async def rescan(self, top: str | None = None) -> int:
         """Look at every file below ``top`` (default: the whole inbox); return how many."""
-        result = await asyncio.to_thread(scan_tree, self.layout, self.audio_extensions, top)
+        result = await asyncio.to_thread(
+            scan_tree, self.layout, self.audio_extensions, top, self.clock
+        )
         for name in sorted(result.unknown_folders - self.unknown_folders):
             log.warning(
                 "watcher.unknown_tenant_folder",
@@ -187,9 +200,8 @@ class Watcher:
             self.unknown_folders = result.unknown_folders
         for key, reason in result.ignored:
             self._ignored(key, reason)
-        now = self.clock()
-        for key, signature in result.files:
-            self._observe(key, signature, now)
+        for key, signature, seen in result.files:
+            self._observe(key, signature, seen)
         return len(result.files) + len(result.ignored)
 
     def _ignored(self, key: InboxKey, reason: str) -> None:
@@ -206,7 +218,7 @@ class Watcher:
         if pending is not None and pending.signature == signature:
             return
         self._pending[key] = _Pending(signature, now)
-        self._due.put(key, self.stable_seconds)
+        self._due.put(key, max(0.0, now + self.stable_seconds - self.clock()))
 
     async def _follow_events(self, stop: asyncio.Event) -> None:
         async for changes in watchfiles.awatch(

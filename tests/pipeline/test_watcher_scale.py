@@ -1,0 +1,121 @@
+"""The watcher on real folders: naming, the scan, and new files found fast beside a big tree."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from hrec_ingest.pipeline.claims import Claims
+from hrec_ingest.pipeline.watcher import InboxLayout, StableFile, Watcher, scan_tree
+
+pytestmark = pytest.mark.timeout(60)
+
+AUDIO = frozenset({"wav", "mp3"})
+
+
+def test_locate_names_tenant_and_relative_path(tmp_path: Path) -> None:
+    single = InboxLayout(tmp_path / "inbox", frozenset({"demo"}), multi_tenant=False)
+    assert single.locate(tmp_path / "inbox" / "a" / "b.wav") == ("demo", "a/b.wav")
+    assert single.locate(str(tmp_path / "inbox" / "b.wav")) == ("demo", "b.wav")
+    assert single.locate(tmp_path / "inbox") is None
+    assert single.locate(tmp_path / "inbox-2" / "b.wav") is None, "a sibling is not inside"
+    multi = InboxLayout(tmp_path / "inbox", frozenset({"acme", "beta"}), multi_tenant=True)
+    assert multi.locate(tmp_path / "inbox" / "acme" / "x" / "c.wav") == ("acme", "x/c.wav")
+    assert multi.locate(tmp_path / "inbox" / "other" / "c.wav") is None
+    assert multi.locate(tmp_path / "inbox" / "acme") is None
+
+
+def test_scan_names_files_and_says_why_others_are_left(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    for rel in ("acme/a.wav", "acme/sub/b.mp3", "acme/notes.txt", "acme/c.wav.part", "beta/d.wav"):
+        (inbox / rel).parent.mkdir(parents=True, exist_ok=True)
+        (inbox / rel).write_bytes(b"x")
+    (inbox / "acme" / ".hidden").mkdir()
+    (inbox / "acme" / ".hidden" / "e.wav").write_bytes(b"x")
+    (inbox / "stranger").mkdir()
+    (inbox / "loose.wav").write_bytes(b"x")
+    outside = tmp_path / "outside.wav"
+    outside.write_bytes(b"x")
+    os.symlink(outside, inbox / "acme" / "link.wav")
+    layout = InboxLayout(inbox, frozenset({"acme", "beta"}), multi_tenant=True)
+
+    before = time.monotonic()
+    result = scan_tree(layout, AUDIO)
+
+    assert sorted(key for key, _, _ in result.files) == [
+        ("acme", "a.wav"),
+        ("acme", "sub/b.mp3"),
+        ("beta", "d.wav"),
+    ]
+    assert dict(result.ignored) == {
+        ("acme", "notes.txt"): "extension not in AUDIO_EXTENSIONS",
+        ("acme", "c.wav.part"): "partial or temporary name",
+    }
+    assert result.unknown_folders == {"stranger", "loose.wav"}
+    assert all(before <= seen <= time.monotonic() for _, _, seen in result.files)
+    assert all(signature.size == 1 for _, signature, _ in result.files)
+
+
+@asynccontextmanager
+async def watching(
+    inbox: Path, claims: Claims, stable: float, rescan: float
+) -> AsyncIterator[tuple[Watcher, asyncio.Queue[StableFile]]]:
+    layout = InboxLayout(inbox, frozenset({"demo"}), multi_tenant=False)
+    output: asyncio.Queue[StableFile] = asyncio.Queue()
+    watcher = Watcher(
+        layout,
+        audio_extensions=AUDIO,
+        stable_seconds=stable,
+        rescan_seconds=rescan,
+        claims=claims,
+        output=output,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(watcher.run(stop))
+    try:
+        yield watcher, output
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+
+
+async def test_new_files_are_found_fast_beside_a_big_tree_being_rescanned(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    held = [("demo", f"site-{i // 100}/held-{i}.wav") for i in range(1000)]
+    for folder in {rel.rsplit("/", 1)[0] for _, rel in held}:
+        (inbox / folder).mkdir(parents=True)
+    for _, rel in held:
+        (inbox / rel).write_bytes(b"held")
+    stable = 0.3
+    # Rescans back to back: each one walks every held file while new ones arrive.
+    async with watching(inbox, Claims(held), stable, rescan=0.05) as (watcher, output):
+        delays = []
+        for i in range(8):
+            path = inbox / "new" / f"call-{i}.wav"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(b"new audio")
+            stable_at = path.stat().st_mtime + stable
+            found = await asyncio.wait_for(output.get(), timeout=stable + 5)
+            delays.append(time.time() - stable_at)
+            assert found.rel_path == f"new/call-{i}.wav"
+        assert output.empty(), "a held file was handed on"
+    assert max(delays) < 1.0, f"stable -> handed on took {max(delays):.2f} s at worst"
+
+
+async def test_files_already_there_count_as_seen_when_their_folder_was_read(
+    tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "a").mkdir(parents=True)
+    (inbox / "a" / "old.wav").write_bytes(b"x")
+    started = time.monotonic()
+    async with watching(inbox, Claims(), stable=0.5, rescan=60) as (_, output):
+        found = await asyncio.wait_for(output.get(), timeout=5)
+    assert found.rel_path == "a/old.wav"
+    assert 0.5 <= found.stable_at - started < 1.5
