@@ -170,6 +170,11 @@ class ConfigFileSource(LayerSource):
                 )
 
 
+# HREC_ variables the program reads itself and that are not settings (the
+# crash tests' kill points): no warning for them.
+KNOWN_NON_SETTINGS = frozenset({"HREC_FAILPOINTS"})
+
+
 class EnvironSource(LayerSource):
     """Environment variables named HREC_<KEY>; unprefixed variables are never read."""
 
@@ -178,7 +183,7 @@ class EnvironSource(LayerSource):
     def __init__(self, environ: Mapping[str, str]) -> None:
         super().__init__()
         for name, text in environ.items():
-            if not name.startswith(ENV_PREFIX):
+            if not name.startswith(ENV_PREFIX) or name in KNOWN_NON_SETTINGS:
                 continue
             key = name[len(ENV_PREFIX) :]
             if key in SETTING_KEYS:
