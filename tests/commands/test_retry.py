@@ -15,14 +15,14 @@ import pytest
 from click.testing import CliRunner, Result
 from command_site import Site
 
+from e2e.harness import PASSWORD as E2E_PASSWORD
 from e2e.harness import (
-    FAST_SETTINGS,
     Deployment,
+    demo_settings,
     make_wav,
     visible_files,
     wait_for,
 )
-from e2e.harness import PASSWORD as E2E_PASSWORD
 from hrec_ingest.cli import main
 from hrec_ingest.commands.retry import retry_command
 from hrec_ingest.journal import FileState, Journal, NewFile
@@ -277,21 +277,7 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     )
     async with running_simulator(options) as sim:
         d = Deployment(tmp_path, sim)
-        d.settings = {
-            "KEYCLOAK_BASE_URL": sim.url,
-            "API_BASE_URL": sim.url,
-            "TENANT": "demo",
-            "USERNAME": "user",
-            "PASSWORD": E2E_PASSWORD,
-            "SUPERVISOR_EMAIL": "supervisor@example.com",
-            "BASE_LANGUAGE": "English",
-            "FILES_DIR": str(d.inbox),
-            "OUTPUT_DIR": str(d.out),
-            "ARCHIVE_DIR": str(d.archive),
-            "FAILED_DIR": str(d.failed),
-            "STATE_DIR": str(d.state),
-            **FAST_SETTINGS,
-        }
+        d.settings = demo_settings(d)
         try:
             yield d
         finally:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from harness import FAST_SETTINGS, PASSWORD, Deployment
+from harness import PASSWORD, Deployment, demo_settings
 
 from hrec_ingest.simulator import SimulatorOptions, running_simulator
 
@@ -21,21 +21,7 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     )
     async with running_simulator(options) as sim:
         deployment = Deployment(tmp_path, sim)
-        deployment.settings = {
-            "KEYCLOAK_BASE_URL": sim.url,
-            "API_BASE_URL": sim.url,
-            "TENANT": "demo",
-            "USERNAME": "user",
-            "PASSWORD": PASSWORD,
-            "SUPERVISOR_EMAIL": "supervisor@example.com",
-            "BASE_LANGUAGE": "English",
-            "FILES_DIR": str(deployment.inbox),
-            "OUTPUT_DIR": str(deployment.out),
-            "ARCHIVE_DIR": str(deployment.archive),
-            "FAILED_DIR": str(deployment.failed),
-            "STATE_DIR": str(deployment.state),
-            **FAST_SETTINGS,
-        }
+        deployment.settings = demo_settings(deployment)
         try:
             yield deployment
         finally:

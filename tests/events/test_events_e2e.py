@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hook_receiver import HookReceiver, running_receiver
 
-from e2e.harness import FAST_SETTINGS, PASSWORD, Deployment, make_wav, sha256, wait_for
+from e2e.harness import PASSWORD, Deployment, demo_settings, make_wav, sha256, wait_for
 from hrec_ingest.events.signing import SIGNATURE_HEADER
 from hrec_ingest.simulator import SimulatorOptions, running_simulator
 
@@ -32,21 +32,7 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     )
     async with running_simulator(options) as sim:
         d = Deployment(tmp_path, sim)
-        d.settings = {
-            "KEYCLOAK_BASE_URL": sim.url,
-            "API_BASE_URL": sim.url,
-            "TENANT": "demo",
-            "USERNAME": "user",
-            "PASSWORD": PASSWORD,
-            "SUPERVISOR_EMAIL": "supervisor@example.com",
-            "BASE_LANGUAGE": "English",
-            "FILES_DIR": str(d.inbox),
-            "OUTPUT_DIR": str(d.out),
-            "ARCHIVE_DIR": str(d.archive),
-            "FAILED_DIR": str(d.failed),
-            "STATE_DIR": str(d.state),
-            **FAST_SETTINGS,
-        }
+        d.settings = demo_settings(d)
         try:
             yield d
         finally:
