@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install
+.PHONY: run test lint install bench
 
 $(BIN)/hrec-ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,3 +23,8 @@ lint: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The quick benchmark, a few minutes (not part of `make test`); full sizes in docs/benchmarks.md.
+bench: install
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.run

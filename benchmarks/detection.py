@@ -127,7 +127,7 @@ async def measure(
         "dropping_seconds": round(dropping, 1),
         "stable_seconds": stable,
         "rescan_seconds": rescan,
-        "rescans_while_dropping": len(scans),
+        "rescans": len(scans),
         "first_scan": {k: first_scan.get(k) for k in ("files", "seconds")},
         "rescan_seconds_taken": [s.get("seconds") for s in scans],
         "delay_p50": round(percentile(delays, 0.50), 3),
@@ -171,7 +171,7 @@ def main(
     click.echo(
         f"{drops} files dropped beside {tree}: stable -> batched p50 {result['delay_p50']} s, "
         f"p99 {result['delay_p99']} s (target < 1), max {result['delay_max']} s; "
-        f"{result['rescans_while_dropping']} rescans, {result['machine']}",
+        f"{result['rescans']} rescans, {result['machine']}",
         err=True,
     )
 

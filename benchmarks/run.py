@@ -53,6 +53,7 @@ def run_profile(
         root / name / "daemon",
         rate,
         spy.with_suffix(f".{name}.txt") if spy else None,
+        source,
     )
     if baseline_files:
         count = min(files, baseline_files)

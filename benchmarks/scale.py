@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -31,6 +32,8 @@ from hrec_ingest.journal import Journal
 from hrec_ingest.simulator import SimulatorOptions
 
 SUPERVISOR = "bench@example.com"
+# Linux's value; Python's socket module does not name it.
+SO_TIMESTAMP = getattr(socket, "SO_TIMESTAMP", 29)
 
 # tests/samples holds the seeding helpers the poller's tests use too.
 sys.path.insert(0, str(REPO / "tests"))
@@ -170,25 +173,34 @@ def daemon_process(
 
 
 class NotifySocket:
-    """A stand-in for systemd's notification socket: records when each field first arrived."""
+    """A stand-in for systemd's notification socket: when each field first arrived.
+
+    Arrival times are the kernel's (SO_TIMESTAMP), so reading the socket late
+    does not make READY=1 look late.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.first: dict[str, float] = {}
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
         self._sock.bind(str(path))
         self._sock.setblocking(False)
 
     def drain(self) -> None:
-        """Read every datagram waiting; note the time.time() each new field was seen."""
+        """Read every datagram waiting; note when each new field arrived (epoch seconds)."""
         while True:
             try:
-                datagram = self._sock.recv(4096)
+                datagram, ancillary, _, _ = self._sock.recvmsg(4096, socket.CMSG_SPACE(16))
             except BlockingIOError:
                 return
-            now = time.time()
+            arrived = time.time()
+            for level, kind, data in ancillary:
+                if (level, kind) == (socket.SOL_SOCKET, SO_TIMESTAMP):
+                    seconds, micros = struct.unpack("qq", data[:16])
+                    arrived = seconds + micros / 1e6
             for field in datagram.decode(errors="replace").splitlines():
-                self.first.setdefault(field, now)
+                self.first.setdefault(field, arrived)
 
     def seen(self, field: str) -> float | None:
         """When ``field`` (e.g. ``READY=1``) first arrived, or None."""

@@ -143,7 +143,10 @@ async def measure(
                     lambda: sim.state.count("hrec") > 0, 60 + stable, "the first POST /hrec"
                 )
                 ready_notified = notify.seen("READY=1") or notified
-                first_post = min(e.time for e in sim.state.request_log if e.route == "hrec")
+                # When the upload arrived, not when it was answered.
+                first_post = min(
+                    e.started or e.time for e in sim.state.request_log if e.route == "hrec"
+                )
                 first_post += mono_offset
                 peak = peak_rss(daemon.pid)
                 scans = daemon.events("watcher.scanned")

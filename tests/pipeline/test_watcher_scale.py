@@ -87,16 +87,16 @@ async def watching(
 
 async def test_new_files_are_found_fast_beside_a_big_tree_being_rescanned(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
-    held = [("demo", f"site-{i // 100}/held-{i}.wav") for i in range(1000)]
+    held = [("demo", f"site-{i // 100}/held-{i}.wav") for i in range(600)]
     for folder in {rel.rsplit("/", 1)[0] for _, rel in held}:
         (inbox / folder).mkdir(parents=True)
     for _, rel in held:
         (inbox / rel).write_bytes(b"held")
-    stable = 0.3
+    stable = 0.2
     # Rescans back to back: each one walks every held file while new ones arrive.
     async with watching(inbox, Claims(held), stable, rescan=0.05) as (watcher, output):
         delays = []
-        for i in range(8):
+        for i in range(6):
             path = inbox / "new" / f"call-{i}.wav"
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(b"new audio")
@@ -119,3 +119,25 @@ async def test_files_already_there_count_as_seen_when_their_folder_was_read(
         found = await asyncio.wait_for(output.get(), timeout=5)
     assert found.rel_path == "a/old.wav"
     assert 0.5 <= found.stable_at - started < 1.5
+
+
+async def test_files_dropped_while_the_watcher_starts_are_not_left_to_the_rescan(
+    tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    held = [("demo", f"site-{i // 100}/held-{i}.wav") for i in range(600)]
+    for folder in {rel.rsplit("/", 1)[0] for _, rel in held}:
+        (inbox / folder).mkdir(parents=True)
+    for _, rel in held:
+        (inbox / rel).write_bytes(b"held")
+    (inbox / "new").mkdir()
+    async with watching(inbox, Claims(held), stable=0.2, rescan=600) as (_, output):
+        # Written one by one from the moment the watcher starts, through its first scan.
+        for i in range(40):
+            (inbox / "new" / f"call-{i}.wav").write_bytes(b"new audio")
+            await asyncio.sleep(0.01)  # the arrival of files, not a wait for a result
+        found: set[str] = set()
+        async with asyncio.timeout(5):
+            while len(found) < 40:
+                found.add((await output.get()).rel_path)
+    assert found == {f"new/call-{i}.wav" for i in range(40)}

@@ -102,8 +102,10 @@ def bulk_seed_journal(
 ) -> None:
     """Record many tasks as submitted in one transaction (the journal must exist already).
 
-    Tens of thousands of rows through :func:`seed_journal` would take one
-    fsync each; this writes the rows those methods would write, at once.
+    Through the journal's own ``create_intent`` and ``mark_submitted``, tens
+    of thousands of tasks would take two fsyncs each; this writes the rows
+    those methods would write, all at once, with the status last learnt
+    (``server_status``) as of ``known_at``.
     """
     db = sqlite3.connect(path, isolation_level=None)
     try:

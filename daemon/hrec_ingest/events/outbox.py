@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
+
+from hrec_ingest.journal.transactions import immediate
 
 FILE_EXPORTED = "file.exported"
 FILE_FAILED = "file.failed"
@@ -76,15 +78,8 @@ class Outbox:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db)
 
     def _delete_settled(self, db: sqlite3.Connection, ids: Sequence[int]) -> None:
         db.execute(

@@ -19,6 +19,7 @@ however many tasks wait.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections import Counter
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from hrec_ingest.journal import Journal, TaskRow, TaskState
+from hrec_ingest.journal import Journal, TaskState
 from hrec_ingest.journal.store import StatusUpdate
 from hrec_ingest.miaop import SINGLE_ATTEMPT, MiaopClient
 from hrec_ingest.miaop.errors import MiaopError, NotFoundError, RateLimitedError
@@ -69,16 +70,6 @@ class _Tracked:
     requests: int = 0
 
 
-@dataclass
-class PollCounts:
-    """Status requests made so far, for logs and benchmarks."""
-
-    task_requests: int = 0
-    list_requests: int = 0
-    list_tasks_seen: int = 0
-    finished: int = 0
-
-
 class Poller:
     """Accepted task ids in; finished (done or error) task ids out to the exporter."""
 
@@ -103,7 +94,6 @@ class Poller:
         self.clock = clock
         self.wall = wall
         self.policy = policy if policy is not None else ListPolicy()
-        self.counts = PollCounts()
         self._schedule: GroupSchedule[str] = GroupSchedule(clock)
         self._tracked: dict[str, _Tracked] = {}
         self._per_tenant: Counter[str] = Counter()
@@ -127,22 +117,23 @@ class Poller:
         return counts
 
     async def run(self) -> None:
-        self._load(self.journal.tasks_in_state(TaskState.SUBMITTED))
+        """Poll the journal's submitted tasks and every accepted one until cancelled."""
+        self._load()
         async with asyncio.TaskGroup() as group:
             group.create_task(self._take_accepted())
             while True:
                 tenant = await self._schedule.wait(self._sweeping)
                 await self._step(tenant, group)
 
-    def _load(self, rows: Sequence[TaskRow]) -> None:
+    def _load(self) -> None:
+        """Track every submitted task of the journal, due when the journal says."""
         now, wall = self.clock(), self.wall()
-        sizes = Counter(row.tenant for row in rows)
-        for row in rows:
+        for task_id, tenant, status, next_poll_at, known_at in self.journal.tasks_to_poll():
+            self._track(task_id, tenant, status, known_at, math.inf)
+            self._schedule.put(tenant, task_id, max(0.0, (next_poll_at or wall) - wall))
+        for tracked in self._tracked.values():
             # Spread the first backstop GETs, so a restart does not ask about every task at once.
-            spread = random.random() * backstop_seconds(sizes[row.tenant], self.timing, self.policy)
-            self._track(row.task_id, row.tenant, row.server_status, row.updated_at, now + spread)
-            wait = max(0.0, (row.next_poll_at or wall) - wall)
-            self._schedule.put(row.tenant, row.task_id, wait)
+            tracked.backstop_at = now + random.random() * self._backstop(tracked.tenant)
 
     def _track(
         self, task_id: str, tenant: str, status: str | None, known_at: float, backstop_at: float
@@ -209,7 +200,6 @@ class Poller:
     async def _list_permit(self) -> AsyncIterator[None]:
         await self._pace.acquire()
         async with self._slots:
-            self.counts.list_requests += 1
             yield
 
     async def _sweep(self, tenant: str, coverage: ListCoverage) -> None:
@@ -276,7 +266,6 @@ class Poller:
         catch-up holds one answer at a time and costs one fsync per answer.
         """
         wall = self.wall()
-        self.counts.list_tasks_seen += len(answer)
         updates: list[StatusUpdate] = []
         for entry in answer:
             tracked = self._tracked.get(entry.taskId)
@@ -317,7 +306,6 @@ class Poller:
             return
         client = self.clients[tracked.tenant]
         tracked.requests += 1
-        self.counts.task_requests += 1
         try:
             answer = await client.get_task(task_id, retry=SINGLE_ATTEMPT)
         except NotFoundError:
@@ -389,7 +377,6 @@ class Poller:
         if tracked is None:
             return
         self._per_tenant[tracked.tenant] -= 1
-        self.counts.finished += 1
         log.info(
             "task.finished", task_id=task_id, state=str(state), status_requests=tracked.requests
         )

@@ -49,6 +49,7 @@ class GroupSchedule(Generic[T]):
         return sum(len(heap) for heap in self._heaps.values())
 
     def put(self, group: str, item: T, delay: float = 0.0) -> None:
+        """Make ``item`` of ``group`` due ``delay`` seconds from now."""
         heap = self._heaps.setdefault(group, [])
         heapq.heappush(heap, (self._clock() + delay, next(self._order), item))
         self._changed.set()
@@ -83,9 +84,9 @@ class GroupSchedule(Generic[T]):
         while True:
             self._changed.clear()
             earliest = self.earliest(skip())
-            timeout = None if earliest is None else earliest[0] - self._clock()
-            if earliest is not None and timeout is not None and timeout <= 0:
+            if earliest is not None and earliest[0] <= self._clock():
                 return earliest[1]
+            timeout = None if earliest is None else earliest[0] - self._clock()
             try:
                 await asyncio.wait_for(self._changed.wait(), timeout=timeout)
             except TimeoutError:

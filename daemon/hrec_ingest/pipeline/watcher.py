@@ -174,14 +174,19 @@ class Watcher:
         return len(self._pending)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Scan, then follow events, rescans and stability checks until ``stop`` is set."""
-        started = self.clock()
-        found = await self.rescan()
-        log.info(
-            "watcher.scanned", first=True, files=found, seconds=round(self.clock() - started, 3)
-        )
+        """Follow events, scan, then rescan and release stable files until ``stop`` is set."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self._follow_events(stop))
+            # Events first: the follower's first step registers the watches, without
+            # awaiting, and runs before this task resumes (tasks start in the order
+            # made). A file dropped during the scan is then seen by one or the other,
+            # instead of waiting RESCAN_SECONDS for the next scan.
+            await asyncio.sleep(0)
+            started = self.clock()
+            found = await self.rescan()
+            log.info(
+                "watcher.scanned", first=True, files=found, seconds=round(self.clock() - started, 3)
+            )
             group.create_task(self._rescan_periodically(stop))
             group.create_task(self._release_stable(stop))
 
