@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from hrec_ingest.journal.transactions import immediate
+from hrec_ingest.sqlite_tx import immediate
 
 FILE_EXPORTED = "file.exported"
 FILE_FAILED = "file.failed"

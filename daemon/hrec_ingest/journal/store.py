@@ -26,7 +26,7 @@ from hrec_ingest.journal.schema import (
     FileState,
     TaskState,
 )
-from hrec_ingest.journal.transactions import immediate
+from hrec_ingest.sqlite_tx import immediate
 
 JOURNAL_NAME = "journal.sqlite3"
 

@@ -1,4 +1,8 @@
-"""One short write transaction on the journal's connection, shared by the journal and the outbox."""
+"""One short write transaction on a SQLite connection, shared by the journal and the outbox.
+
+A top-level module, not part of ``journal/``: the outbox is imported by the
+journal's store, so importing the journal package from the outbox would be a cycle.
+"""
 
 from __future__ import annotations
 
