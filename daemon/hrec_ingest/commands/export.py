@@ -25,7 +25,7 @@ from hrec_ingest.miaop import MiaopClient
 from hrec_ingest.miaop.errors import NotFoundError, UnexpectedResponseError
 from hrec_ingest.miaop.models import Meeting, ParagraphDesc, TaskStatus, meeting_id
 from hrec_ingest.pipeline.layout import Folders, choose_export_names
-from hrec_ingest.pipeline.outcomes import utc_now
+from hrec_ingest.pipeline.outcomes import transcript_doc
 
 # A name can be taken between choosing it and writing it (another writer in the
 # folder); choosing again this many times is plenty.
@@ -90,18 +90,8 @@ def transcript_document(
     meeting: Meeting,
     raw_paragraphs: Sequence[Any],
 ) -> dict[str, Any]:
-    """The ``<stem>.json`` document of interface.md section 5, shaped as the daemon's exporter's."""
-    return {
-        "source": dict(source),
-        "task": dict(task),
-        "meeting": {
-            "meetingId": meeting.meetingId,
-            "status": meeting.metadata.status,
-            "metadata": meeting.metadata.model_dump(mode="json", exclude_unset=True),
-        },
-        "transcription": list(raw_paragraphs),
-        "exportedAt": utc_now(),
-    }
+    """The ``<stem>.json`` document of interface.md section 5, built as the daemon builds it."""
+    return transcript_doc(source, task, meeting.meetingId, meeting, raw_paragraphs)
 
 
 def server_source(tenant: str, meeting: Meeting) -> dict[str, Any]:

@@ -9,14 +9,13 @@ and even that is checked to be a plain relative path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hrec_ingest.commands.records import RecordError, load_record
 from hrec_ingest.fsops import stem_for
 from hrec_ingest.journal import Journal, JournalError, TaskRow
-from hrec_ingest.pipeline.outcomes import source_doc
+from hrec_ingest.pipeline.outcomes import source_doc, task_doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +35,6 @@ class KnownTask:
     task: dict[str, Any]
     meetings: dict[int, KnownMeeting]
     origin: str
-
-
-def iso_utc(epoch: float | None) -> str | None:
-    """``2026-11-21T10:00:00Z``, as the transcript JSON writes times; None stays None."""
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_plain_relative(path: str) -> bool:
@@ -110,9 +102,4 @@ def from_journal(journal: Journal, task_id: str) -> KnownTask | None:
 
 def task_block(task: TaskRow) -> dict[str, Any]:
     """The transcript JSON's ``task`` block for a journalled task, as the daemon writes it."""
-    return {
-        "taskId": task.task_id,
-        "taskName": task.task_name,
-        "baseLanguage": task.language,
-        "submittedAt": iso_utc(task.submitted_at),
-    }
+    return task_doc(task)

@@ -31,7 +31,7 @@ from hrec_ingest.commands.export import (
 )
 from hrec_ingest.commands.follow import poll_timing, wait_until_finished
 from hrec_ingest.commands.inputs import AudioFile, FolderContents, examine_folder
-from hrec_ingest.commands.known import iso_utc, stem_of
+from hrec_ingest.commands.known import stem_of
 from hrec_ingest.commands.oneshot import (
     LoginFailed,
     cancel_on_sigterm,
@@ -50,7 +50,7 @@ from hrec_ingest.miaop import ApiError, LocalFileError, MiaopError, TlsConfigErr
 from hrec_ingest.miaop.models import TaskMetadata, TaskMetadataResponse
 from hrec_ingest.pipeline.intake import audio_facts
 from hrec_ingest.pipeline.layout import ARCHIVE
-from hrec_ingest.pipeline.outcomes import source_doc
+from hrec_ingest.pipeline.outcomes import iso_utc, source_doc
 from hrec_ingest.pipeline.taskmeta import (
     new_task_id,
     render_task_name,

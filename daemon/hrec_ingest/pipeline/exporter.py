@@ -17,7 +17,6 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -30,7 +29,13 @@ from hrec_ingest.miaop.errors import MiaopError, NotFoundError, UnexpectedRespon
 from hrec_ingest.miaop.models import Meeting, TaskStatus, meeting_id
 from hrec_ingest.pipeline.delays import DelayQueue
 from hrec_ingest.pipeline.layout import ARCHIVE, Folders, choose_export_names
-from hrec_ingest.pipeline.outcomes import Outcomes, error_doc, source_doc, utc_now
+from hrec_ingest.pipeline.outcomes import (
+    Outcomes,
+    error_doc,
+    source_doc,
+    task_doc,
+    transcript_doc,
+)
 from hrec_ingest.pipeline.outputs import export_groups, move_audio, write_outputs
 
 log = structlog.get_logger(__name__)
@@ -53,12 +58,6 @@ class ExportTiming:
     retry_cap: float
 
 
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def transcript_document(
     row: FileRow, task: TaskRow, meeting: Meeting, raw_paragraphs: Sequence[Any]
 ) -> dict[str, Any]:
@@ -66,22 +65,7 @@ def transcript_document(
     # The id the daemon asked for ("<index>.<taskId>"), not whatever the answer holds.
     index = row.meeting_index
     mid = meeting.meetingId if index is None else meeting_id(index, task.task_id)
-    return {
-        "source": source_doc(row),
-        "task": {
-            "taskId": task.task_id,
-            "taskName": task.task_name,
-            "baseLanguage": task.language,
-            "submittedAt": _iso(task.submitted_at),
-        },
-        "meeting": {
-            "meetingId": mid,
-            "status": meeting.metadata.status,
-            "metadata": meeting.metadata.model_dump(mode="json", exclude_unset=True),
-        },
-        "transcription": list(raw_paragraphs),
-        "exportedAt": utc_now(),
-    }
+    return transcript_doc(source_doc(row), task_doc(task), mid, meeting, raw_paragraphs)
 
 
 @dataclass(frozen=True, slots=True)

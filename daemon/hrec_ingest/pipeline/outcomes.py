@@ -8,6 +8,8 @@ the audio, then mark the row final and let the watcher have the path again.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,15 +17,52 @@ import structlog
 
 from hrec_ingest.formats import render_json
 from hrec_ingest.fsops import atomic_write, move_file
-from hrec_ingest.journal import FileRow, FileState, Journal, NewFile
+from hrec_ingest.journal import FileRow, FileState, Journal, NewFile, TaskRow
+from hrec_ingest.miaop.models import Meeting
 from hrec_ingest.pipeline.claims import Claims
 from hrec_ingest.pipeline.layout import ARCHIVE, FAILED, Folders, choose_failed_name
 
 log = structlog.get_logger(__name__)
 
 
+def iso_utc(epoch: float) -> str:
+    """``2026-11-21T10:00:00Z``, as the transcript JSON and ``.error.json`` write times."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(time.time())
+
+
+def task_doc(task: TaskRow) -> dict[str, Any]:
+    """The ``task`` block of the transcript JSON for a journalled task."""
+    return {
+        "taskId": task.task_id,
+        "taskName": task.task_name,
+        "baseLanguage": task.language,
+        "submittedAt": None if task.submitted_at is None else iso_utc(task.submitted_at),
+    }
+
+
+def transcript_doc(
+    source: Mapping[str, Any],
+    task: Mapping[str, Any],
+    meeting_id: str,
+    meeting: Meeting,
+    raw_paragraphs: Sequence[Any],
+) -> dict[str, Any]:
+    """The ``<stem>.json`` document of interface.md section 5 (daemon, ``submit`` and ``fetch``)."""
+    return {
+        "source": dict(source),
+        "task": dict(task),
+        "meeting": {
+            "meetingId": meeting_id,
+            "status": meeting.metadata.status,
+            "metadata": meeting.metadata.model_dump(mode="json", exclude_unset=True),
+        },
+        "transcription": list(raw_paragraphs),
+        "exportedAt": utc_now(),
+    }
 
 
 def source_doc(row: FileRow | NewFile) -> dict[str, Any]:
