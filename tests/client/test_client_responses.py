@@ -184,6 +184,34 @@ class TestBodies:
         with pytest.raises(UnexpectedResponseError, match="array"):
             await client.list_tasks(TaskListFilter())
 
+    async def test_task_progress_keeps_what_polling_reads(
+        self, client: MiaopClient, mocked: aioresponses
+    ) -> None:
+        mocked.get(
+            ANY_TASKS_QUERY,
+            body=json.dumps([task_body(sttRemainingTime=None), task_body(taskId="t2")]),
+        )
+        tasks = await client.list_task_progress(TaskListFilter(tenant="demo"))
+        assert [(t.taskId, t.sttRemainingTime) for t in tasks] == [("t1", None), ("t2", 12)]
+        assert not tasks[0].model_extra
+
+    @pytest.mark.parametrize(
+        ("body", "says"),
+        [
+            ("<html>502</html>", "not JSON"),
+            ('{"tasks": []}', "array"),
+            ('[{"taskId": "t1", "taskStatus": "sttDone"}, {"taskStatus": "sttDone"}]', "taskId"),
+        ],
+    )
+    async def test_a_bad_task_list_says_what_is_wrong(
+        self, client: MiaopClient, mocked: aioresponses, body: str, says: str
+    ) -> None:
+        mocked.get(ANY_TASKS_QUERY, body=body, repeat=True)
+        with pytest.raises(UnexpectedResponseError, match=says):
+            await client.list_task_progress(TaskListFilter())
+        with pytest.raises(UnexpectedResponseError, match=says):
+            await client.list_tasks(TaskListFilter())
+
     async def test_meeting(self, client: MiaopClient, mocked: aioresponses) -> None:
         mocked.get(
             f"{API}/api/meetings/1.t1",

@@ -71,7 +71,7 @@ async def test_a_failed_file_goes_back_to_its_inbox_place(site: Site) -> None:
     assert forgotten.state is FileState.RETRIED and forgotten.dest_rel is None
     # The failed-folder name is free again for the file's next failure.
     assert not journal.name_reserved("demo", dest=(FAILED, "sub/call.wav"))
-    assert journal.active_paths() == []
+    assert list(journal.active_paths()) == []
     journal.close()
 
 

@@ -10,7 +10,7 @@ import pytest
 from event_samples import live_task
 
 from hrec_ingest.events.documents import encode, manifest_record
-from hrec_ingest.events.manifest import ManifestWriter, append_once, manifest_path
+from hrec_ingest.events.manifest import BATCH, ManifestWriter, append_once, manifest_path
 from hrec_ingest.journal import Journal
 from hrec_ingest.metrics import Metrics
 from hrec_ingest.pipeline.layout import Folders
@@ -38,6 +38,18 @@ def test_append_skips_ids_already_written(tmp_path: Path) -> None:
     assert append_once(path, [("a", b'{"id":"a"}'), ("b", b'{"id":"b"}')]) == 2
     assert append_once(path, [("b", b'{"id":"b"}'), ("c", b'{"id":"c"}')]) == 1
     assert [r["id"] for r in lines_of(path)] == ["a", "b", "c"]
+
+
+def test_a_replayed_batch_is_skipped_behind_many_earlier_lines(tmp_path: Path) -> None:
+    # Only the last batch can be unmarked; the lines before it are not parsed again.
+    path = tmp_path / "m.jsonl"
+    earlier = [(f"e{i}", f'{{"id":"e{i}"}}'.encode()) for i in range(5 * BATCH)]
+    append_once(path, earlier)
+    batch = [(f"b{i}", f'{{"id":"b{i}","file":"{"x" * 200}"}}'.encode()) for i in range(BATCH)]
+    assert append_once(path, batch) == BATCH
+
+    assert append_once(path, batch) == 0
+    assert len(path.read_bytes().splitlines()) == 6 * BATCH
 
 
 def test_append_cuts_a_torn_last_line(tmp_path: Path) -> None:

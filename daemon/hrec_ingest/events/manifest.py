@@ -46,11 +46,18 @@ def manifest_path(output_dir: Path, tenant: str, epoch: float) -> Path:
     return output_dir / tenant / f"manifest-{utc_date(epoch)}.jsonl"
 
 
-def _ids_in(lines: bytes) -> set[str]:
+def _ids_in(tail: bytes, last: int = BATCH) -> set[str]:
+    """The ids of the ``last`` lines of ``tail``.
+
+    Only the previous batch's lines can be in the file unmarked (a batch is
+    appended only after the one before it was marked), so parsing every line
+    of the tail would be wasted: with the tail full it cost 7% of the
+    daemon's CPU in the ``zero`` benchmark.
+    """
     ids = set()
-    for line in lines.splitlines():
+    for line in tail.rsplit(b"\n", last + 1)[-(last + 1) :]:
         try:
-            record = json.loads(line)
+            record = json.loads(line.decode("utf-8", "replace"))
         except ValueError:
             continue  # the cut first line of the tail, or something a person added
         if isinstance(record, dict) and isinstance(record.get("id"), str):

@@ -422,16 +422,17 @@ class Journal:
         ).fetchone()
         return _file_row(row) if row else None
 
-    def active_paths(self) -> list[tuple[str, str]]:
+    def active_paths(self) -> Iterator[tuple[str, str]]:
         """(tenant, rel_path) of every file the daemon holds; the watcher must not take them."""
         states = [str(s) for s in ACTIVE_FILE_STATES]
         rows = self._db.execute(
             f"SELECT tenant, rel_path FROM files WHERE state IN ({_placeholders(states)})",
             states,
         )
-        # Row by row, one tenant string shared by all: with 400,000 files in flight,
-        # fetchall() and a tenant copy per row would hold 60 MB more at start-up.
-        return [(sys.intern(r[0]), r[1]) for r in rows]
+        # Row by row, one tenant string shared by all: with 400,000 files in flight, a
+        # list of the pairs and a tenant copy per row would hold 60 MB more at start-up.
+        for tenant, rel_path in rows:
+            yield sys.intern(tenant), rel_path
 
     def files_in_state(self, *states: FileState) -> list[FileRow]:
         rows = self._db.execute(

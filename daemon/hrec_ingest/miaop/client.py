@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import structlog
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from yarl import URL
 
 from hrec_ingest.miaop.auth import TokenManager
@@ -27,6 +29,7 @@ from hrec_ingest.miaop.models import (
     SubmitResponse,
     TaskMetadata,
     TaskMetadataResponse,
+    TaskProgress,
     Transcription,
 )
 from hrec_ingest.miaop.observer import NullObserver, Observer
@@ -165,15 +168,19 @@ class MiaopClient:
         self, filter: TaskListFilter, *, retry: RetryPolicy | None = None
     ) -> list[TaskMetadataResponse]:
         """The tasks that match ``filter`` (``GET /api/tasks?filter=...``, guide 2.4)."""
+        response = await self._call("tasks", self._task_list_url(filter), retry)
+        return _task_list(response, TaskMetadataResponse)
+
+    async def list_task_progress(
+        self, filter: TaskListFilter, *, retry: RetryPolicy | None = None
+    ) -> list[TaskProgress]:
+        """Like :meth:`list_tasks`, keeping only what polling reads of each task."""
+        response = await self._call("tasks", self._task_list_url(filter), retry)
+        return _task_list(response, TaskProgress)
+
+    def _task_list_url(self, filter: TaskListFilter) -> URL:
         # Encoded here, as the guide's encodeURIComponent does; yarl would leave "$:,{}" as is.
-        url = URL(f"{self._base / 'api' / 'tasks'}?{filter_query(filter)}", encoded=True)
-        response = await self._call("tasks", url, retry)
-        data = response.json()
-        if not isinstance(data, list):
-            raise UnexpectedResponseError(
-                response.status, response.body, "expected a JSON array of tasks", endpoint="tasks"
-            )
-        return [response.model(TaskMetadataResponse, item) for item in data]
+        return URL(f"{self._base / 'api' / 'tasks'}?{filter_query(filter)}", encoded=True)
 
     async def get_meeting(self, meeting_id: str, *, retry: RetryPolicy | None = None) -> Meeting:
         """A meeting's metadata and status (``GET /api/meetings/{meetingId}``, guide 2.5)."""
@@ -262,6 +269,30 @@ class MiaopClient:
                 )
         response.raise_for_status()
         return response
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@functools.cache
+def _list_of(item: type[BaseModel]) -> TypeAdapter[Any]:
+    return TypeAdapter(list[item])  # type: ignore[valid-type]
+
+
+def _task_list(response: Response, item: type[T]) -> list[T]:
+    """A task-list answer validated straight from its bytes (a poller reads many)."""
+    try:
+        tasks: list[T] = _list_of(item).validate_json(response.body)
+        return tasks
+    except ValidationError:
+        pass
+    # Parsed again only to say precisely what is wrong: not JSON, not an array, which item.
+    data = response.json()
+    if not isinstance(data, list):
+        raise UnexpectedResponseError(
+            response.status, response.body, "expected a JSON array of tasks", endpoint="tasks"
+        )
+    return [response.model(item, entry) for entry in data]
 
 
 def _segment(value: str) -> str:

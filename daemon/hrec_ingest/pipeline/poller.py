@@ -33,7 +33,7 @@ from hrec_ingest.journal import Journal, TaskState
 from hrec_ingest.journal.store import StatusUpdate
 from hrec_ingest.miaop import SINGLE_ATTEMPT, MiaopClient
 from hrec_ingest.miaop.errors import MiaopError, NotFoundError, RateLimitedError
-from hrec_ingest.miaop.models import FINAL_STATUSES, TaskMetadataResponse, TaskStatus
+from hrec_ingest.miaop.models import FINAL_STATUSES, TaskMetadataResponse, TaskProgress, TaskStatus
 from hrec_ingest.pipeline.pacing import RequestPace
 from hrec_ingest.pipeline.pollplan import (
     ListCoverage,
@@ -259,7 +259,7 @@ class Poller:
         coverage.failed(now, delay)
         log.warning("poller.list_failed", tenant=tenant, reason=str(exc), retry_in=round(delay, 1))
 
-    def _apply(self, tenant: str, answer: Sequence[TaskMetadataResponse]) -> None:
+    def _apply(self, tenant: str, answer: Sequence[TaskProgress]) -> None:
         """Record the statuses one list answer shows changed; finish the tasks that ended.
 
         Written answer by answer, in one transaction each, so that a long
@@ -343,7 +343,12 @@ class Poller:
         self._schedule.put(tracked.tenant, task_id, delay)
 
     def _log_status(
-        self, task_id: str, answer: TaskMetadataResponse, delay: float, *, via: str
+        self,
+        task_id: str,
+        answer: TaskProgress | TaskMetadataResponse,
+        delay: float,
+        *,
+        via: str,
     ) -> None:
         log.info(
             "task.status",

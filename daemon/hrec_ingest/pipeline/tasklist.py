@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from hrec_ingest.miaop import SINGLE_ATTEMPT, MiaopClient
 from hrec_ingest.miaop.filters import TaskListFilter
-from hrec_ingest.miaop.models import TaskMetadataResponse
+from hrec_ingest.miaop.models import TaskProgress
 from hrec_ingest.pipeline.pollplan import ListPolicy, adapt_span, next_window
 
 
@@ -40,7 +40,7 @@ async def sweep_task_list(
     span: float,
     policy: ListPolicy,
     permit: Callable[[], AbstractAsyncContextManager[None]],
-    on_tasks: Callable[[list[TaskMetadataResponse]], None],
+    on_tasks: Callable[[list[TaskProgress]], None],
 ) -> SweepResult:
     """Ask for every task of ``client``'s tenant updated from ``since`` on (epoch seconds).
 
@@ -60,7 +60,7 @@ async def sweep_task_list(
             supervisor_email=supervisor,
         )
         async with permit():
-            answer = await client.list_tasks(spec, retry=SINGLE_ATTEMPT)
+            answer = await client.list_task_progress(spec, retry=SINGLE_ATTEMPT)
         requests += 1
         tasks += len(answer)
         on_tasks(answer)
