@@ -198,6 +198,41 @@ def test_json_keeps_lone_surrogates_exact_with_escapes() -> None:
     assert json.loads(data) == {"text": "\ud800 שלום"}
 
 
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: "e" not in repr(f))
+    | st.text()
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300)
+@given(document=st.dictionaries(st.text(), JSON_VALUES, max_size=5))
+def test_json_has_the_json_modules_layout_byte_for_byte(document: dict[str, Any]) -> None:
+    # The fast encoder and the fallback must write the same file (floats with an exponent
+    # aside, whose leading zero the fast one drops: same value, shorter text).
+    expected = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    try:
+        expected_bytes = expected.encode("utf-8")
+    except UnicodeEncodeError:
+        expected_bytes = (json.dumps(document, indent=2) + "\n").encode("ascii")
+    assert render_json(document) == expected_bytes
+
+
+def test_json_beyond_the_fast_encoder_falls_back_to_the_same_values() -> None:
+    deep: Any = "leaf"
+    for _ in range(300):
+        deep = [deep]
+    document = {"big": 2**70, "deep": deep, "tiny": 1e-7, "nan": math.nan}
+    assert json.loads(render_json(document)) == {**document, "nan": None}
+
+
 def test_render_dispatches_every_format() -> None:
     ps = paragraphs()
     document = {"transcription": GUIDE["transcription"]}

@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 
 def render_json(document: Mapping[str, Any]) -> bytes:
     """UTF-8 JSON, non-ASCII kept as is, indented by 2, ending in a newline, no BOM.
@@ -23,6 +25,14 @@ def render_json(document: Mapping[str, Any]) -> bytes:
     >>> render_json({"text": "שלום"}).decode()
     '{\\n  "text": "שלום"\\n}\\n'
     """
+    try:
+        # The json module's layout below, fifty times faster (a float with an exponent
+        # loses its leading zero: 1e-7, not 1e-07). It writes NaN and infinities as null by
+        # itself, and refuses what the fallback handles: text that UTF-8 cannot hold,
+        # integers beyond 64 bits, nesting deeper than 254.
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        pass
     try:
         text = json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False)
     except ValueError:
