@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Mapping
@@ -30,6 +31,11 @@ from hrec_ingest.service import (
 log = structlog.get_logger(__name__)
 
 STATUS_EVERY_SECONDS = 10.0
+# Allocations between young-generation collections (CPython's default is 700). The
+# pipeline allocates many short-lived objects per file and almost no reference cycles,
+# so collecting that often was wasted work: about 5% of the daemon's CPU per file in the
+# zero benchmark, measured in interleaved runs.
+GC_YOUNG_THRESHOLD = 20_000
 
 
 class Readiness:
@@ -119,6 +125,7 @@ async def _serve(settings: Settings, journal: Journal, metrics: Metrics) -> int:
         housekeeping.start()
         running = asyncio.create_task(daemon.run(clients, force))
         await daemon.started.wait()
+        collector_defaults = _settle_garbage_collector()
         notifier.ready()
         log.info(
             "daemon.ready",
@@ -144,8 +151,27 @@ async def _serve(settings: Settings, journal: Journal, metrics: Metrics) -> int:
             await housekeeping.stop()
             if health is not None:
                 await health.stop()
+            _restore_garbage_collector(collector_defaults)
     log.info("daemon.stopped")
     return 0
+
+
+def _settle_garbage_collector() -> tuple[int, int, int]:
+    """After start-up: its objects (modules, settings, loaded rows) are never scanned again.
+
+    Returns the thresholds it replaced, for :func:`_restore_garbage_collector`.
+    """
+    gc.collect()
+    gc.freeze()
+    defaults = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, defaults[1], defaults[2])
+    return defaults
+
+
+def _restore_garbage_collector(defaults: tuple[int, int, int]) -> None:
+    # For a process that goes on after the daemon stops (the tests run many daemons).
+    gc.unfreeze()
+    gc.set_threshold(*defaults)
 
 
 async def _announce_stopping(stop: asyncio.Event, notifier: SystemdNotifier) -> None:
