@@ -70,3 +70,21 @@ def test_detection_reports_the_delay_of_every_dropped_file() -> None:
     )
     assert result["dropped"] == 5
     assert 0 <= result["delay_p50"] <= result["delay_p99"] <= result["delay_max"]
+
+
+@pytest.mark.timeout(120)
+def test_floor_reports_each_part_of_the_least_per_file_work(tmp_path: Path) -> None:
+    out = tmp_path / "floor.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.floor", "--files", "40", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(out.read_text())
+    parts = report["cpu_ms_per_file"]
+    assert len(parts) == 4 and all(value > 0 for value in parts.values())
+    assert report["floor_ms_per_file"] > 0
+    assert "bench-Secret" not in done.stdout + done.stderr
