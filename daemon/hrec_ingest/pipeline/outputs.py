@@ -23,7 +23,9 @@ Export = tuple[FileRow, Sequence[ParagraphDesc], Mapping[str, Any]]
 
 # A group's transcriptions are all in memory at once; a transcript grows with
 # its audio, so a group also closes at this much audio (long calls go alone).
-GROUP_MAX_FILES = 10
+# 20 (a whole default batch) rather than 10: half the folder syncs and thread hops
+# per file, 10% more files/s on a journaled ext4 in the zero benchmark.
+GROUP_MAX_FILES = 20
 GROUP_MAX_AUDIO_SECONDS = 1800.0
 # For a file whose duration is unknown: 128 kbit/s, a fair guess for speech.
 BYTES_PER_AUDIO_SECOND = 16_000
