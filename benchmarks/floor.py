@@ -66,8 +66,8 @@ def measured(result: dict[str, float], key: str, files: int) -> Iterator[None]:
     result[key] = round((time.process_time() - started) * 1000 / files, 3)
 
 
-async def _finished_meetings(sim_url: str, audio_dir: Path, files: int) -> list[str]:
-    """Upload ``files`` audio files as tasks of 20 and wait until they are done."""
+async def _finished_meetings(sim_url: str, audio_dir: Path, files: int) -> tuple[list[str], str]:
+    """Upload ``files`` audio files as tasks of 20, wait until done; their meeting ids, a token."""
     names = sorted(p.name for p in audio_dir.iterdir())[:files]
     ids: list[str] = []
     async with aiohttp.ClientSession() as session:
@@ -91,11 +91,11 @@ async def _finished_meetings(sim_url: str, audio_dir: Path, files: int) -> list[
             while (await client.get_task(task_id)).taskStatus != "sttDone":
                 await asyncio.sleep(0.05)
             ids += [meeting_id(i, task_id) for i in range(1, len(chunk) + 1)]
-        ids.append(await tokens.access_token())
-    return ids
+        token = await tokens.access_token()
+    return ids, token
 
 
-async def _two_gets_per_file(sim_url: str, meetings: list[str], token: str) -> None:
+async def _two_gets_per_file(sim_url: str, meetings: list[str], token: str) -> float:
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     slots = asyncio.Semaphore(CONCURRENCY)
     async with aiohttp.ClientSession(headers=headers) as session:
@@ -113,17 +113,13 @@ async def _two_gets_per_file(sim_url: str, meetings: list[str], token: str) -> N
         result: dict[str, float] = {}
         with measured(result, "ms", len(meetings)):
             await asyncio.gather(*(one(m) for m in meetings))
-        _HTTP.update(result)
-
-
-_HTTP: dict[str, float] = {}
+    return result["ms"]
 
 
 def measure_http(audio_dir: Path, files: int, log_path: Path) -> float:
     with simulator(PROFILES["zero"].simulator_flags, log_path) as sim:
-        *meetings, token = asyncio.run(_finished_meetings(sim.url, audio_dir, files))
-        asyncio.run(_two_gets_per_file(sim.url, meetings, token))
-    return _HTTP["ms"]
+        meetings, token = asyncio.run(_finished_meetings(sim.url, audio_dir, files))
+        return asyncio.run(_two_gets_per_file(sim.url, meetings, token))
 
 
 def _fsync_dir(path: str) -> None:
