@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hrec_ingest.fsops import is_temporary
 from hrec_ingest.journal import FileRow, FileState
 from hrec_ingest.miaop.models import ParagraphDesc
 from hrec_ingest.pipeline.layout import Folders
 from hrec_ingest.pipeline.outputs import (
     audio_seconds,
     export_groups,
-    missing_outputs,
     move_audio,
     write_outputs,
 )
@@ -97,8 +98,10 @@ async def test_a_group_is_written_once_and_a_replay_keeps_what_exists(tmp_path: 
         "out/demo/sub/call-2.txt",
     ]
     assert (tmp_path / "out/demo/sub/call-1.txt").read_text() == "[00:00:00] S1: hello there\n"
-    assert list(missing_outputs(where, exports)) == []
-    await write_outputs(where, exports)  # a replay: nothing to do, nothing raised
+    # A replay keeps what an earlier run named, even if it would now render otherwise.
+    await write_outputs(where, [(row(i), PARAGRAPHS, {"n": i, "again": True}) for i in (1, 2)])
+    assert json.loads((tmp_path / "out/demo/sub/call-1.json").read_bytes()) == {"n": 1}
+    assert not [p for p in (tmp_path / "out").rglob("*") if is_temporary(p.name)]
 
 
 async def test_the_audio_of_a_group_moves_to_the_archive(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from hrec_ingest.formats import (
     FORMATS,
     RENDERERS,
     render,
+    render_all,
     render_json,
     render_srt,
     render_txt,
@@ -242,6 +243,21 @@ def test_render_dispatches_every_format() -> None:
         assert render(fmt, paragraphs=ps, document=document) == renderer(ps).encode("utf-8")
     with pytest.raises(KeyError):
         render("docx", paragraphs=ps, document=document)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ps=paragraph_lists, formats=st.permutations(FORMATS))
+def test_render_all_gives_each_format_exactly_what_render_gives(
+    ps: list[ParagraphDesc], formats: list[str]
+) -> None:
+    document = {"n": len(ps)}
+    rendered = list(render_all(formats, paragraphs=ps, document=document))
+    assert rendered == [(f, render(f, paragraphs=ps, document=document)) for f in formats]
+
+
+def test_render_all_refuses_an_unknown_format() -> None:
+    with pytest.raises(KeyError):
+        list(render_all(["txt", "docx"], paragraphs=paragraphs(), document={}))
 
 
 def test_render_replaces_unencodable_text() -> None:

@@ -56,6 +56,85 @@ def test_atomic_write_many_replays_and_refuses_other_content(tmp_path: Path) -> 
     assert not [p for p in tmp_path.iterdir() if is_temporary(p.name)]
 
 
+def record_file_steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Each write, file sync and link of atomic_write_many, in order, with the file's name."""
+    steps: list[tuple[str, str]] = []
+    real_write, real_fsync, real_link = os.write, os.fsync, os.link
+
+    def name_of(fd: int) -> str:
+        return os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+
+    def write(fd: int, data: Any) -> int:
+        steps.append(("write", name_of(fd)))
+        return real_write(fd, data)
+
+    def fsync(fd: int) -> None:
+        steps.append(("fsync", name_of(fd)))
+        real_fsync(fd)
+
+    def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        steps.append(("link", Path(src).name))
+        real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(fsops.os, "write", write)
+    monkeypatch.setattr(fsops.os, "fsync", fsync)
+    monkeypatch.setattr(fsops.os, "link", link)
+    return steps
+
+
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/fd").is_dir(), reason="needs /proc to see descriptors"
+)
+
+
+@needs_proc
+def test_atomic_write_many_writes_ahead_and_syncs_each_file_before_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps = record_file_steps(monkeypatch)
+    count = fsops.WRITE_AHEAD_FILES + 3
+    atomic_write_many((tmp_path / f"{n}.txt", b"x%d" % n) for n in range(count))
+    temps = [name for kind, name in steps if kind == "write"]
+    assert len(temps) == count and all(is_temporary(t) for t in temps)
+    for temp in temps:
+        file_steps = [kind for kind, name in steps if name == temp]
+        assert file_steps == ["write", "fsync", "link"]
+    # The first WRITE_AHEAD_FILES are all written before the first of them is synced.
+    first_sync = next(i for i, (kind, _) in enumerate(steps) if kind == "fsync")
+    assert [kind for kind, _ in steps[:first_sync]] == ["write"] * fsops.WRITE_AHEAD_FILES
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.txt" for n in range(count))
+
+
+def test_atomic_write_many_keeps_an_existing_name_when_asked(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_bytes(b"earlier run")
+    named: list[str] = []
+    items = [(tmp_path / "x.json", b"now"), (tmp_path / "x.txt", b"two")]
+    atomic_write_many(items, keep_existing=True, on_named=lambda p: named.append(p.name))
+    assert (tmp_path / "x.json").read_bytes() == b"earlier run"
+    assert (tmp_path / "x.txt").read_bytes() == b"two"
+    assert named == ["x.json", "x.txt"]
+    assert not [p for p in tmp_path.iterdir() if is_temporary(p.name)]
+
+
+@needs_proc
+def test_atomic_write_many_leaves_no_temporary_file_or_descriptor_when_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_link = os.link
+
+    def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(dst).name == "1.txt":
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(fsops.os, "link", link)
+    open_before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError, match="Input/output"):
+        atomic_write_many((tmp_path / f"{n}.txt", b"data") for n in range(4))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.txt"]
+    assert len(os.listdir("/proc/self/fd")) == open_before
+
+
 def sources(tmp_path: Path, names: list[str]) -> list[Path]:
     inbox = tmp_path / "inbox"
     inbox.mkdir(exist_ok=True)

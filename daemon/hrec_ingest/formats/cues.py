@@ -52,6 +52,16 @@ def split_cues(
     >>> [c.lines for c in split_cues([ParagraphDesc(location=0, duration=900, text="hi there")])]
     [('hi there',)]
     """
+    return cues_of_timed(list(time_paragraphs(paragraphs)), max_seconds, max_chars, max_lines)
+
+
+def cues_of_timed(
+    timed_paragraphs: Iterable[TimedParagraph],
+    max_seconds: float = 7.0,
+    max_chars: int = 42,
+    max_lines: int = 2,
+) -> list[Cue]:
+    """:func:`split_cues` from paragraphs already timed (so the .txt can share the timing)."""
     if not (math.isfinite(max_seconds) and max_seconds > 0):
         raise ValueError(f"max_seconds must be a positive number, not {max_seconds!r}")
     if max_chars < 1 or max_lines < 1:
@@ -59,7 +69,7 @@ def split_cues(
     max_ms = max(MIN_CUE_MS, round(max_seconds * 1000))
     cues = [
         cue
-        for timed in time_paragraphs(paragraphs)
+        for timed in timed_paragraphs
         for cue in _paragraph_cues(timed, max_ms, max_chars, max_lines)
     ]
     # Stable: cues starting together keep the paragraphs' order.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from hrec_ingest.formats.timing import time_paragraphs
+from hrec_ingest.formats.timing import TimedParagraph, time_paragraphs
 from hrec_ingest.miaop.models import ParagraphDesc
 
 # Shown when the server names no speaker, so that every line keeps the same shape.
@@ -42,8 +42,13 @@ def render_txt(paragraphs: Sequence[ParagraphDesc]) -> str:
     >>> render_txt([ParagraphDesc(id="A", location=61_500, duration=900, text="hi")])
     '[00:01:01] A: hi\\n'
     """
+    return txt_of_timed(paragraphs, list(time_paragraphs(paragraphs)))
+
+
+def txt_of_timed(paragraphs: Sequence[ParagraphDesc], timed: Sequence[TimedParagraph]) -> str:
+    """:func:`render_txt` from the paragraphs and their timing (shared with the cues)."""
     lines = []
-    for paragraph, timed in zip(paragraphs, time_paragraphs(paragraphs), strict=True):
-        text = one_line(paragraph.text) or " ".join(t.text for t in timed.tokens)
-        lines.append(f"[{clock(timed.start_ms)}] {speaker_label(paragraph.speaker)}: {text}\n")
+    for paragraph, timing in zip(paragraphs, timed, strict=True):
+        text = one_line(paragraph.text) or " ".join(t.text for t in timing.tokens)
+        lines.append(f"[{clock(timing.start_ms)}] {speaker_label(paragraph.speaker)}: {text}\n")
     return "".join(lines)

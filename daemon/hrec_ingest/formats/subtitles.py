@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hrec_ingest.formats.cues import split_cues
+from hrec_ingest.formats.cues import Cue, split_cues
 from hrec_ingest.formats.plain import clock, speaker_label
 from hrec_ingest.miaop.models import ParagraphDesc
 
@@ -30,8 +30,13 @@ def render_srt(paragraphs: Sequence[ParagraphDesc]) -> str:
     A: hi
     <BLANKLINE>
     """
+    return srt_of_cues(split_cues(paragraphs))
+
+
+def srt_of_cues(cues: Sequence[Cue]) -> str:
+    """:func:`render_srt` from cues already split (shared with the .vtt)."""
     blocks = []
-    for number, cue in enumerate(split_cues(paragraphs), start=1):
+    for number, cue in enumerate(cues, start=1):
         first, *rest = cue.lines
         text = "\n".join([f"{speaker_label(cue.speaker)}: {first}", *rest])
         start, end = timestamp(cue.start_ms, ","), timestamp(cue.end_ms, ",")
@@ -50,8 +55,13 @@ def render_vtt(paragraphs: Sequence[ParagraphDesc]) -> str:
     <v A&amp;B>&lt;hi&gt;
     <BLANKLINE>
     """
+    return vtt_of_cues(split_cues(paragraphs))
+
+
+def vtt_of_cues(cues: Sequence[Cue]) -> str:
+    """:func:`render_vtt` from cues already split (shared with the .srt)."""
     blocks = ["WEBVTT\n\n"]
-    for cue in split_cues(paragraphs):
+    for cue in cues:
         first, *rest = (vtt_escape(line) for line in cue.lines)
         # The voice span is left open: WebVTT closes it at the end of the cue text.
         text = "\n".join([f"<v {vtt_escape(speaker_label(cue.speaker))}>{first}", *rest])

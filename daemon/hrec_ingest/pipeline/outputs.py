@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hrec_ingest.failpoints import failpoint
-from hrec_ingest.formats import render
+from hrec_ingest.formats import render_all
 from hrec_ingest.fsops import atomic_write_many, move_files
 from hrec_ingest.journal import FileRow
 from hrec_ingest.miaop.models import ParagraphDesc
@@ -60,23 +60,24 @@ def export_groups(
     return groups
 
 
-def missing_outputs(folders: Folders, exports: Sequence[Export]) -> Iterator[tuple[Path, bytes]]:
-    """The transcript files still to write, each rendered only when it is about to be written."""
+def rendered_outputs(folders: Folders, exports: Sequence[Export]) -> Iterator[tuple[Path, bytes]]:
+    """Every transcript file of ``exports``, each rendered only when it is about to be written."""
     for row, paragraphs, document in exports:
         assert row.out_stem is not None
-        for index, fmt in enumerate(folders.export_formats):
-            if index == 1:
-                failpoint("mid_export")  # a transcript written, the next not yet
-            path = folders.output(row.tenant, row.out_stem, fmt)
-            if path.exists():
-                # Only an earlier run of this very export can have written a reserved
-                # name, and it wrote it atomically: it is complete, keep it.
-                continue
-            yield path, render(fmt, paragraphs=paragraphs, document=document)
+        for fmt, data in render_all(
+            folders.export_formats, paragraphs=paragraphs, document=document
+        ):
+            yield folders.output(row.tenant, row.out_stem, fmt), data
+
+
+def _mid_export(_path: Path) -> None:
+    failpoint("mid_export")  # a transcript named, the next not yet
 
 
 def _write(folders: Folders, exports: Sequence[Export]) -> None:
-    atomic_write_many(missing_outputs(folders, exports))
+    # Only an earlier run of this very export can have written a reserved name, and it
+    # wrote it atomically: a name already there is complete, and kept.
+    atomic_write_many(rendered_outputs(folders, exports), keep_existing=True, on_named=_mid_export)
 
 
 async def write_outputs(folders: Folders, exports: Sequence[Export]) -> None:
