@@ -27,7 +27,9 @@ from hrec_ingest.miaop import (
     UploadPart,
     make_session,
     make_ssl_context,
+    upload,
 )
+from hrec_ingest.miaop.errors import LocalFileError
 from hrec_ingest.miaop.models import MeetingDesc, MeetingFile, SupervisorInfo, TaskMetadata
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,6 +181,39 @@ async def test_a_retry_sends_the_files_again_from_the_start(tmp_path: Path) -> N
     assert len(received.parts) == 2
     assert received.parts[0][1][3] == received.parts[1][1][3] == files[0].path.read_bytes()
     assert progress.count(300_000) == 2  # each attempt reports from 0 to the full size
+
+
+async def test_small_files_read_ahead_and_large_ones_streamed_arrive_alike(
+    tmp_path: Path,
+) -> None:
+    small = upload.SMALL_FILE_BYTES
+    contents = {
+        "small-1.wav": os.urandom(small),
+        "large.wav": os.urandom(small + 1),  # streamed: bigger than a small file
+        "small-2.wav": os.urandom(1000),
+    }
+    files = write_files(tmp_path, contents)
+    assert [c is not None for c in upload.read_small_files(files)] == [True, False, True]
+    received = Received()
+    async with serve(recording_handler(received, statuses=[503])) as url, connect(url) as client:
+        await client.submit_task(make_task(list(contents)), files)
+    assert len(received.parts) == 2  # a retry reads the small files again
+    for attempt in received.parts:
+        assert [data for *_, data in attempt[1:]] == list(contents.values())
+
+
+def test_read_ahead_stops_at_its_budget_and_refuses_a_changed_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(upload, "PREFETCH_MAX_BYTES", 2500)
+    files = write_files(tmp_path, {f"{n}.wav": bytes(1000) for n in range(3)})
+    assert [c is not None for c in upload.read_small_files(files)] == [True, True, False]
+    files[1].path.write_bytes(bytes(999))
+    with pytest.raises(LocalFileError, match="999 bytes, expected 1000"):
+        upload.read_small_files(files)
+    files[1].path.unlink()
+    with pytest.raises(LocalFileError, match="cannot read"):
+        upload.read_small_files(files)
 
 
 async def test_an_upload_is_not_bound_by_the_total_timeout(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -39,9 +40,9 @@ from hrec_ingest.miaop.upload import (
     Progress,
     UploadPart,
     build_body,
-    check_files,
     check_parts,
     payload_summary,
+    read_small_files,
     upload_timeout,
 )
 
@@ -117,16 +118,21 @@ class MiaopClient:
         last_unsure = any_unsure = False
         started = time.monotonic()
 
+        contents: list[bytes | None] = []
+
         def body() -> aiohttp.MultipartWriter:
             progress = Progress(on_progress, self._observer.on_bytes_uploaded)
-            return build_body(task, files, progress, write_timeout=timeout.sock_read)
+            return build_body(
+                task, files, progress, write_timeout=timeout.sock_read, contents=contents
+            )
 
         async def attempt() -> str:
             nonlocal last_unsure, any_unsure
             if chosen is not None and last_unsure and await self._task_exists(chosen):
                 log.info("task.submit_recovered", task_id=chosen, after="lost answer")
                 return chosen
-            check_files(files)
+            # Checked, and the small files read, afresh for each attempt.
+            contents[:] = await asyncio.to_thread(read_small_files, files)
             try:
                 response = await self._authorized(
                     "POST", self._base / "hrec", "hrec", data=body, timeout=timeout

@@ -2,7 +2,10 @@
 
 Files are read from disk in chunks while the socket takes them, so memory
 does not grow with file size; each attempt builds a fresh body and re-opens
-its files.
+its files. Small files are the exception: each attempt reads them all before
+sending, in one thread hop (:func:`read_small_files`), because a hop per file
+cost more CPU than reading the file (docs/benchmarks.md). Their bytes are
+bounded by ``PREFETCH_MAX_BYTES`` per attempt.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from hrec_ingest.miaop.errors import LocalFileError
 from hrec_ingest.miaop.models import TaskMetadata
 
 CHUNK_BYTES = 1048576
+# Files up to this size are read ahead, as long as an attempt's read-ahead stays within
+# PREFETCH_MAX_BYTES: a whole default batch of one-minute MP3s, and little memory.
+SMALL_FILE_BYTES = 256 * 1024
+PREFETCH_MAX_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +62,16 @@ class Progress:
 class FilePartPayload(Payload):
     """A file streamed in chunks; its declared size is exactly what is sent, or the upload fails."""
 
-    def __init__(self, part: UploadPart, progress: Progress, write_timeout: float | None) -> None:
+    def __init__(
+        self,
+        part: UploadPart,
+        progress: Progress,
+        write_timeout: float | None,
+        content: bytes | None = None,
+    ) -> None:
         super().__init__(part.path, content_type=part.content_type, filename=part.filename)
         self._part = part
+        self._content = content  # the whole file, when it was read ahead
         self._size = part.size
         self._progress = progress
         self._write_timeout = write_timeout
@@ -84,6 +98,9 @@ class FilePartPayload(Payload):
     async def write(self, writer: AbstractStreamWriter) -> None:
         """Copy the file to ``writer`` chunk by chunk, reading off the event loop."""
         part = self._part
+        if self._content is not None:
+            await self._send(writer, self._content)
+            return
         try:
             # Opened and closed on the loop (quick system calls): aiohttp cancels the writer
             # when an answer comes early, and a handle opened in a thread could then be lost.
@@ -100,11 +117,14 @@ class FilePartPayload(Payload):
                         f"{part.path} shrank while it was being sent "
                         f"({part.size - remaining} of {part.size} bytes)"
                     )
-                # aiohttp has no write timeout: a peer that stops reading would stall us forever.
-                async with asyncio.timeout(self._write_timeout):
-                    await writer.write(chunk)
+                await self._send(writer, chunk)
                 remaining -= len(chunk)
-                self._progress.add(len(chunk))
+
+    async def _send(self, writer: AbstractStreamWriter, chunk: bytes) -> None:
+        # aiohttp has no write timeout: a peer that stops reading would stall us forever.
+        async with asyncio.timeout(self._write_timeout):
+            await writer.write(chunk)
+        self._progress.add(len(chunk))
 
 
 def _browser_escape(name: str) -> str:
@@ -158,6 +178,33 @@ def check_files(files: Sequence[UploadPart]) -> None:
             raise LocalFileError(f"{part.path} is {size} bytes, expected {part.size}: it changed")
 
 
+def read_small_files(files: Sequence[UploadPart]) -> list[bytes | None]:
+    """:func:`check_files`, and the content of each small file (None for those streamed).
+
+    Small means at most ``SMALL_FILE_BYTES``, while the total read stays
+    within ``PREFETCH_MAX_BYTES``. Blocking: call it through ``asyncio.to_thread``.
+    """
+    check_files(files)
+    contents: list[bytes | None] = []
+    budget = PREFETCH_MAX_BYTES
+    for part in files:
+        if part.size > SMALL_FILE_BYTES or part.size > budget:
+            contents.append(None)
+            continue
+        try:
+            with _open_checked(part) as handle:
+                data = handle.read(part.size + 1)
+        except OSError as exc:
+            raise LocalFileError(f"cannot read {part.path}: {exc.strerror or exc}") from None
+        if len(data) != part.size:
+            raise LocalFileError(
+                f"{part.path} is {len(data)} bytes, expected {part.size}: it changed"
+            )
+        budget -= part.size
+        contents.append(data)
+    return contents
+
+
 def task_json(task: TaskMetadata) -> str:
     """The ``task`` form field: the TaskMetadata JSON without unset (None) fields."""
     return task.model_dump_json(exclude_none=True)
@@ -169,13 +216,18 @@ def build_body(
     progress: Progress,
     *,
     write_timeout: float | None,
+    contents: Sequence[bytes | None] | None = None,
 ) -> aiohttp.MultipartWriter:
-    """A fresh multipart body for one attempt; all sizes are known, so Content-Length is set."""
+    """A fresh multipart body for one attempt; all sizes are known, so Content-Length is set.
+
+    ``contents[i]``, when given and not None, is ``files[i]`` already read.
+    """
     body = aiohttp.MultipartWriter("form-data")
     task_part = body.append(task_json(task), {"Content-Type": "application/json"})
     task_part.set_content_disposition("form-data", name="task")
-    for part in files:
-        body.append_payload(FilePartPayload(part, progress, write_timeout))
+    read = [None] * len(files) if contents is None else contents
+    for part, content in zip(files, read, strict=True):
+        body.append_payload(FilePartPayload(part, progress, write_timeout, content))
     return body
 
 

@@ -25,6 +25,10 @@ from hrec_ingest.pipeline.watcher import Signature, StableFile
 
 log = structlog.get_logger(__name__)
 
+# One thread hop examines at most this many files, or a little past this many bytes.
+EXAMINE_MAX_FILES = 16
+EXAMINE_MAX_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class _Examined:
@@ -62,6 +66,17 @@ def _examine(stable: StableFile, max_bytes: int) -> _Examined:
     return _Examined(info, digest, problem, changed)
 
 
+def _examine_each(files: list[StableFile], max_bytes: int) -> list[_Examined | Exception]:
+    # Each file's failure is its own: a bug met by one must not let its neighbours go.
+    results: list[_Examined | Exception] = []
+    for stable in files:
+        try:
+            results.append(_examine(stable, max_bytes))
+        except Exception as exc:
+            results.append(exc)
+    return results
+
+
 class Intake:
     """Stable files in, validated files out (or to FAILED_DIR)."""
 
@@ -88,20 +103,41 @@ class Intake:
 
     async def _work(self) -> None:
         while True:
-            stable = await self.source.get()
-            try:
-                await self.inspect(stable)
-            except Exception:
-                # One file must not stop the stage: let it go, the watcher takes it again.
-                log.exception("file.intake_crashed", tenant=stable.tenant, file=stable.rel_path)
-                self.claims.release((stable.tenant, stable.rel_path))
+            files = await self._take()
+            results = await asyncio.to_thread(_examine_each, files, self.max_bytes)
+            for stable, examined in zip(files, results, strict=True):
+                try:
+                    await self.settle(stable, examined)
+                except Exception:
+                    # One file must not stop the stage: let it go, the watcher takes it again.
+                    log.exception("file.intake_crashed", tenant=stable.tenant, file=stable.rel_path)
+                    self.claims.release((stable.tenant, stable.rel_path))
 
-    async def inspect(self, stable: StableFile) -> None:
+    async def _take(self) -> list[StableFile]:
+        """The next stable file, and those already waiting behind it, up to a bound.
+
+        They are examined in one thread hop: a hop per file cost more CPU than
+        checking a small file. The bound keeps one hop from holding up the
+        others' files behind a big one for long.
+        """
+        files = [await self.source.get()]
+        size = files[0].signature.size
+        while (
+            len(files) < EXAMINE_MAX_FILES and size < EXAMINE_MAX_BYTES and not self.source.empty()
+        ):
+            files.append(self.source.get_nowait())
+            size += files[-1].signature.size
+        return files
+
+    async def settle(self, stable: StableFile, examined: _Examined | Exception) -> None:
+        """Pass one examined file on, fail it, or let it go."""
         key = (stable.tenant, stable.rel_path)
-        try:
-            examined = await asyncio.to_thread(_examine, stable, self.max_bytes)
-        except OSError as exc:
-            log.info("file.vanished", tenant=stable.tenant, file=stable.rel_path, error=str(exc))
+        if isinstance(examined, Exception) and not isinstance(examined, OSError):
+            raise examined
+        if isinstance(examined, OSError):
+            log.info(
+                "file.vanished", tenant=stable.tenant, file=stable.rel_path, error=str(examined)
+            )
             self.claims.release(key)
             return
         if examined.changed:
