@@ -194,6 +194,24 @@ def test_level_filters_both_structlog_and_stdlib(configure: Configure) -> None:
     assert [json.loads(x)["event"] for x in out.getvalue().splitlines()] == ["shown"]
 
 
+def test_debug_lines_follow_the_level_even_on_a_logger_made_earlier(
+    configure: Configure,
+) -> None:
+    log = structlog.get_logger("early")  # as modules do at import
+    quiet = configure("json", level="info")
+    log.debug("hidden", task_id="T1")
+    assert quiet.getvalue() == ""
+    loud = configure("json", level="debug")
+    log.debug("shown", task_id="T1", files=2)
+    (line,) = [json.loads(x) for x in loud.getvalue().splitlines()]
+    assert (line["event"], line["level"], line["task_id"], line["files"]) == (
+        "shown",
+        "debug",
+        "T1",
+        2,
+    )
+
+
 def test_auto_writes_json_to_a_pipe_and_coloured_console_to_a_terminal(
     configure: Configure, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -167,7 +167,9 @@ class MiaopClient:
 
         A task the server does not know raises NotFoundError.
         """
-        response = await self._call("task", self._base / "api" / "tasks" / _segment(task_id), retry)
+        response = await self._call(
+            "task", self._base.joinpath("api", "tasks", _segment(task_id)), retry
+        )
         return response.model(TaskMetadataResponse)
 
     async def list_tasks(
@@ -191,7 +193,7 @@ class MiaopClient:
     async def get_meeting(self, meeting_id: str, *, retry: RetryPolicy | None = None) -> Meeting:
         """A meeting's metadata and status (``GET /api/meetings/{meetingId}``, guide 2.5)."""
         response = await self._call(
-            "meeting", self._base / "api" / "meetings" / _segment(meeting_id), retry
+            "meeting", self._base.joinpath("api", "meetings", _segment(meeting_id)), retry
         )
         return response.model(Meeting)
 
@@ -203,7 +205,7 @@ class MiaopClient:
         ``raw`` keeps each paragraph object exactly as received, for the
         transcript JSON; ``paragraphs`` is the same data parsed.
         """
-        url = self._base / "api" / "stt" / _segment(meeting_id) / "0"
+        url = self._base.joinpath("api", "stt", _segment(meeting_id), "0")
         response = await self._call("stt", url, retry)
         data = response.json()
         paragraphs = data.get("transcription") if isinstance(data, dict) else None

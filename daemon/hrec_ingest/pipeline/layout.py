@@ -80,13 +80,18 @@ def choose_export_names(
     """
     folder, name = _split(rel_path)
     archive_folder = folders.destination(ARCHIVE, tenant, folder or ".")
+    # The transcripts' folder as text: pathlib took most of this function's time,
+    # which runs on the event loop for every file exported.
+    output_folder = os.fspath(_join(folders.output_dir / tenant, folder or "."))
 
     def taken(candidate: Path) -> bool:
-        stem = _joined(folder, stem_for(candidate.name))
-        dest = _joined(folder, candidate.name)
-        if candidate.exists() or reserved(stem, dest):
+        candidate_stem = stem_for(candidate.name)
+        if reserved(_joined(folder, candidate_stem), _joined(folder, candidate.name)):
             return True
-        return any(folders.output(tenant, stem, fmt).exists() for fmt in formats)
+        if os.path.lexists(candidate):
+            return True
+        prefix = os.path.join(output_folder, candidate_stem + ".")
+        return any(os.path.lexists(prefix + fmt) for fmt in formats)
 
     room = _room_for_transcripts(name, formats)
     chosen = free_name(archive_folder, name, task_id, exists=taken, reserve=room)
