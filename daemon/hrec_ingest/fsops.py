@@ -339,42 +339,13 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     else, FileExistsError. On any failure the temporary file is removed and
     the OSError raised (a full disk as errno ENOSPC).
     """
-    ensure_dir(path.parent)
-    _write_named(path, data, mode)
-    fsync_dir(path.parent)
+    atomic_write_many([(path, data)], mode=mode)
 
 
 def _temp_tag() -> str:
     # Only unlikely to collide, not unguessable: O_EXCL refuses a name that exists, and
     # random's generator costs no system call, where secrets' reads the kernel's per name.
     return f"{random.getrandbits(64):016x}"
-
-
-def _write_named(path: Path, data: bytes, mode: int | None) -> None:
-    """Write, sync and name one file (its folder exists); the folder is not synced."""
-    mode = _file_mode(mode)
-    tmp = path.parent / temp_name(path.name, _temp_tag())
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
-    try:
-        fd = os.open(tmp, flags, mode)
-        try:
-            os.fchmod(fd, mode)  # the umask must not change the contract's mode
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            if _link_no_clobber(tmp, path):
-                os.unlink(tmp)
-            else:
-                _rename_no_clobber(tmp, path)
-        except FileExistsError:
-            if not _holds(path, data):
-                raise
-            os.unlink(tmp)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
 
 
 # A group's files are written, then synced, then named, this many at a time. Syncing
