@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from e2e.harness import wait_for
 from hrec_ingest.journal import Journal
 from hrec_ingest.pipeline import intake
 from hrec_ingest.pipeline.batcher import ReadyFile
@@ -23,13 +23,6 @@ from hrec_ingest.pipeline.layout import Folders
 from hrec_ingest.pipeline.outcomes import Outcomes
 from hrec_ingest.pipeline.watcher import InboxLayout, Signature, StableFile
 from samples.audio import wav
-
-
-async def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def stable(inbox: Path, name: str) -> StableFile:
@@ -77,8 +70,16 @@ async def test_a_bug_met_by_one_file_lets_only_that_file_go(
     stage = Intake(source, ready, Outcomes(journal, folders, claims), claims, 1 << 30, workers=1)
     runner = asyncio.create_task(stage.run())
     try:
-        await wait_for(lambda: ready.qsize() == 2 and ("demo", "bug.wav") not in claims)
-        await wait_for(lambda: (tmp_path / "failed" / "demo" / "notes.wav").exists())
+        await wait_for(
+            lambda: ready.qsize() == 2 and ("demo", "bug.wav") not in claims,
+            10,
+            "the two good files, and the bug's file let go",
+        )
+        await wait_for(
+            lambda: (tmp_path / "failed" / "demo" / "notes.wav").exists(),
+            10,
+            "the non-audio file in FAILED_DIR",
+        )
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)

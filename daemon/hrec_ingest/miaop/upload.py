@@ -167,32 +167,31 @@ def check_parts(task: TaskMetadata, files: Sequence[UploadPart]) -> None:
             raise ValueError(f"{part.path}: negative size {part.size}")
 
 
-def check_files(files: Sequence[UploadPart]) -> None:
-    """Fail early, without a request, when a file is gone or changed size."""
-    for part in files:
-        try:
-            size = part.path.stat().st_size
-        except OSError as exc:
-            raise LocalFileError(f"cannot read {part.path}: {exc.strerror or exc}") from None
-        if size != part.size:
-            raise LocalFileError(f"{part.path} is {size} bytes, expected {part.size}: it changed")
+def _check_size(part: UploadPart) -> None:
+    try:
+        size = part.path.stat().st_size
+    except OSError as exc:
+        raise LocalFileError(f"cannot read {part.path}: {exc.strerror or exc}") from None
+    if size != part.size:
+        raise LocalFileError(f"{part.path} is {size} bytes, expected {part.size}: it changed")
 
 
 def read_small_files(files: Sequence[UploadPart]) -> list[bytes | None]:
-    """:func:`check_files`, and the content of each small file (None for those streamed).
+    """The content of each small file (None for those streamed), every file's size checked.
 
-    Small means at most ``SMALL_FILE_BYTES``, while the total read stays
+    A file that is gone or changed size raises LocalFileError, before any
+    request is made. Small means at most ``SMALL_FILE_BYTES``, while the total read stays
     within ``PREFETCH_MAX_BYTES``. Blocking: call it through ``asyncio.to_thread``.
     """
-    check_files(files)
     contents: list[bytes | None] = []
     budget = PREFETCH_MAX_BYTES
     for part in files:
         if part.size > SMALL_FILE_BYTES or part.size > budget:
+            _check_size(part)
             contents.append(None)
             continue
         try:
-            with _open_checked(part) as handle:
+            with _open_checked(part) as handle:  # checks the size, as _check_size does
                 data = handle.read(part.size + 1)
         except OSError as exc:
             raise LocalFileError(f"cannot read {part.path}: {exc.strerror or exc}") from None
