@@ -1,7 +1,7 @@
 """File operations that survive crashes: atomic writes, idempotent moves, collision-free names.
 
 All functions are synchronous and block on disk I/O: from asyncio code, call
-them through ``asyncio.to_thread``.
+them through ``diskwork.in_thread`` (their fsyncs let other workers go on).
 
 Nothing is ever overwritten. A file gets its final name with ``link()``,
 which fails if the name is taken, so even two writers racing for one name
@@ -28,9 +28,12 @@ import re
 import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from hrec_ingest import diskwork
 
 __all__ = [
     "CHUNK_BYTES",
@@ -193,7 +196,7 @@ def fsync_dir(path: Path) -> None:
     """Flush a folder's entries (names created, renamed, removed) to disk."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        os.fsync(fd)
+        diskwork.fsync(fd)
     except OSError as exc:
         if exc.errno not in _NO_DIR_SYNC:
             raise
@@ -204,7 +207,7 @@ def fsync_dir(path: Path) -> None:
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     try:
-        os.fsync(fd)
+        diskwork.fsync(fd)
     finally:
         os.close(fd)
 
@@ -302,10 +305,13 @@ def sha256_file(path: Path) -> str:
     view = memoryview(buffer)
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with open(fd, "rb", buffering=0) as stream:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        while count := stream.readinto(buffer):
-            digest.update(view[:count])
+        # Reading and hashing a large file holds no GIL: the other workers go on meanwhile.
+        with diskwork.turn_released() if st.st_size > CHUNK_BYTES else nullcontext():
+            while count := stream.readinto(buffer):
+                digest.update(view[:count])
     return digest.hexdigest()
 
 
@@ -431,7 +437,7 @@ def _sync_and_name(
         assert temp.fd is not None
         fd, temp.fd = temp.fd, None
         try:
-            os.fsync(fd)
+            diskwork.fsync(fd)
         finally:
             os.close(fd)
     while pending:
@@ -574,10 +580,11 @@ def _copy_to_temp(src: Path, tmp: Path, src_stat: os.stat_result) -> None:
     try:
         fd_out = os.open(tmp, flags, 0o600)
         try:
-            _copy_fd(fd_in, fd_out)
+            with diskwork.turn_released():
+                _copy_fd(fd_in, fd_out)
             os.fchmod(fd_out, stat.S_IMODE(src_stat.st_mode))
             os.utime(fd_out, ns=(src_stat.st_atime_ns, src_stat.st_mtime_ns))
-            os.fsync(fd_out)
+            diskwork.fsync(fd_out)
             copied = os.fstat(fd_out).st_size
         finally:
             os.close(fd_out)

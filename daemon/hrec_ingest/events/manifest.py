@@ -27,6 +27,7 @@ from pathlib import Path
 
 import structlog
 
+from hrec_ingest import diskwork
 from hrec_ingest.events.documents import encode, manifest_record, utc_date
 from hrec_ingest.events.outbox import Event, Outbox
 from hrec_ingest.fsops import atomic_write
@@ -71,7 +72,7 @@ def append_once(path: Path, lines: Sequence[tuple[str, bytes]]) -> int:
     Returns how many lines were written. A new file appears whole, with its
     first lines (written beside it and renamed), so a reader never sees it
     empty; an existing one is appended to. Either way the data is
-    ``fsync``-ed before returning. Blocking: call it through ``asyncio.to_thread``.
+    ``fsync``-ed before returning. Blocking: call it through ``diskwork.in_thread``.
     """
     if not path.exists():
         atomic_write(path, b"".join(line + b"\n" for _, line in lines))
@@ -83,7 +84,7 @@ def append_once(path: Path, lines: Sequence[tuple[str, bytes]]) -> int:
         seen = _ids_in(tail)
         new = [line for event_id, line in lines if event_id not in seen]
         _write_at(fd, b"".join(line + b"\n" for line in new), size)
-        os.fsync(fd)
+        diskwork.fsync(fd)
     finally:
         os.close(fd)
     return len(new)
@@ -158,7 +159,7 @@ class ManifestWriter:
             path = manifest_path(self.folders.output_dir, event.tenant, event.at)
             line = encode(manifest_record(event, self.folders))
             groups.setdefault(path, []).append((event.event_id, line))
-        written = await asyncio.to_thread(_append_groups, groups)
+        written = await diskwork.in_thread(_append_groups, groups)
         self.outbox.manifest_written([e.id for e in events])
         self._count(events, written)
         return len(events)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +13,7 @@ import structlog
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from yarl import URL
 
+from hrec_ingest import diskwork
 from hrec_ingest.miaop.auth import TokenManager
 from hrec_ingest.miaop.errors import (
     AuthenticationError,
@@ -132,7 +132,7 @@ class MiaopClient:
                 log.info("task.submit_recovered", task_id=chosen, after="lost answer")
                 return chosen
             # Checked, and the small files read, afresh for each attempt.
-            contents[:] = await asyncio.to_thread(read_small_files, files)
+            contents[:] = await diskwork.in_thread(read_small_files, files)
             try:
                 response = await self._authorized(
                     "POST", self._base / "hrec", "hrec", data=body, timeout=timeout

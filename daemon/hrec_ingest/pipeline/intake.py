@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from hrec_ingest import diskwork
 from hrec_ingest.audio import AudioInfo, NotAudioError, sniff_audio
 from hrec_ingest.fsops import sha256_file
 from hrec_ingest.journal import NewFile
@@ -104,7 +105,7 @@ class Intake:
     async def _work(self) -> None:
         while True:
             files = await self._take()
-            results = await asyncio.to_thread(_examine_each, files, self.max_bytes)
+            results = await diskwork.in_thread(_examine_each, files, self.max_bytes)
             for stable, examined in zip(files, results, strict=True):
                 try:
                     await self.settle(stable, examined)

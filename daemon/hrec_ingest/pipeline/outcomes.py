@@ -7,7 +7,6 @@ the audio, then mark the row final and let the watcher have the path again.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from hrec_ingest import diskwork
 from hrec_ingest.formats import render_json
 from hrec_ingest.fsops import atomic_write, move_file
 from hrec_ingest.journal import FileRow, FileState, Journal, NewFile, TaskRow
@@ -149,8 +149,8 @@ class Outcomes:
         error_path = self.folders.error_file(row.tenant, row.dest_rel)
         source = self.folders.source(row.tenant, row.rel_path)
         target = self.folders.destination(FAILED, row.tenant, row.dest_rel)
-        await asyncio.to_thread(atomic_write, error_path, render_json(row.error))
-        await asyncio.to_thread(move_file, source, target)
+        await diskwork.in_thread(atomic_write, error_path, render_json(row.error))
+        await diskwork.in_thread(move_file, source, target)
         self.journal.set_file_state(row.id, FileState.FAILED)
         self.claims.release((row.tenant, row.rel_path))
         error = row.error.get("error", {})
@@ -169,6 +169,6 @@ class Outcomes:
         assert row.dest_rel is not None
         source = self.folders.source(row.tenant, row.rel_path)
         target = self.folders.destination(ARCHIVE, row.tenant, row.dest_rel)
-        await asyncio.to_thread(move_file, source, target)
+        await diskwork.in_thread(move_file, source, target)
         self.journal.set_file_state(row.id, FileState.ARCHIVED)
         self.claims.release((row.tenant, row.rel_path))

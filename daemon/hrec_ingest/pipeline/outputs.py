@@ -7,11 +7,11 @@ once per group instead of once per file, with the order of
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hrec_ingest import diskwork
 from hrec_ingest.failpoints import failpoint
 from hrec_ingest.formats import render_all
 from hrec_ingest.fsops import atomic_write_many, move_files
@@ -86,9 +86,9 @@ async def write_outputs(folders: Folders, exports: Sequence[Export]) -> None:
     Raises OSError (a full or read-only disk); files named before it are
     complete, and a replay keeps them.
     """
-    await asyncio.to_thread(_write, folders, exports)
+    await diskwork.in_thread(_write, folders, exports)
 
 
 async def move_audio(moves: Sequence[tuple[Path, Path]]) -> None:
     """Move each ``(src, dst)`` as ``fsops.move_file`` would; all durable when this returns."""
-    await asyncio.to_thread(move_files, moves)
+    await diskwork.in_thread(move_files, moves)
