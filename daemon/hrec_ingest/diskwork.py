@@ -6,7 +6,7 @@ writing transcripts, moving audio, appending to the manifest. Most of that work
 is a string of quick system calls, and each one gives up the GIL and has to win
 it back. With several threads at it at once, every call became a hand-off
 between them and the event loop: in the ``zero`` benchmark the threads did about
-50 context switches per file and used a third of the daemon's CPU.
+50 context switches per file and used about 40 % of the daemon's CPU.
 
 So a worker holds *the turn* while it works, and gives it up only while it
 waits for the disk (``fsync``) or runs long C code that does not need the GIL
