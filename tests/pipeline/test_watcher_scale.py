@@ -85,13 +85,19 @@ async def watching(
         await asyncio.wait_for(running, 10)
 
 
-async def test_new_files_are_found_fast_beside_a_big_tree_being_rescanned(tmp_path: Path) -> None:
-    inbox = tmp_path / "inbox"
-    held = [("demo", f"site-{i // 100}/held-{i}.wav") for i in range(600)]
+def held_tree(inbox: Path, count: int = 600) -> list[tuple[str, str]]:
+    """``count`` files in folders of 100 below ``inbox``, as (tenant, path) claims already held."""
+    held = [("demo", f"site-{i // 100}/held-{i}.wav") for i in range(count)]
     for folder in {rel.rsplit("/", 1)[0] for _, rel in held}:
         (inbox / folder).mkdir(parents=True)
     for _, rel in held:
         (inbox / rel).write_bytes(b"held")
+    return held
+
+
+async def test_new_files_are_found_fast_beside_a_big_tree_being_rescanned(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    held = held_tree(inbox)
     stable = 0.2
     # Rescans back to back: each one walks every held file while new ones arrive.
     async with watching(inbox, Claims(held), stable, rescan=0.05) as (watcher, output):
@@ -125,11 +131,7 @@ async def test_files_dropped_while_the_watcher_starts_are_not_left_to_the_rescan
     tmp_path: Path,
 ) -> None:
     inbox = tmp_path / "inbox"
-    held = [("demo", f"site-{i // 100}/held-{i}.wav") for i in range(600)]
-    for folder in {rel.rsplit("/", 1)[0] for _, rel in held}:
-        (inbox / folder).mkdir(parents=True)
-    for _, rel in held:
-        (inbox / rel).write_bytes(b"held")
+    held = held_tree(inbox)
     (inbox / "new").mkdir()
     async with watching(inbox, Claims(held), stable=0.2, rescan=600) as (_, output):
         # Written one by one from the moment the watcher starts, through its first scan.

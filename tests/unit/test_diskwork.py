@@ -35,7 +35,7 @@ async def test_workers_hold_the_turn_one_at_a_time(tmp_path: Path) -> None:
     assert most_inside == 1
 
 
-async def test_a_worker_waiting_in_fsync_lets_another_take_the_turn(tmp_path: Path) -> None:
+async def test_a_worker_waiting_in_fsync_lets_another_take_the_turn() -> None:
     other_ran = threading.Event()
 
     def waits_for_the_disk() -> bool:
@@ -95,13 +95,14 @@ async def test_an_error_gives_the_turn_back() -> None:
 
 async def test_outside_a_turn_nothing_is_released(tmp_path: Path) -> None:
     # Commands call fsops directly or through a plain thread: no turn to give up.
+    big = tmp_path / "big"
+    big.write_bytes(b"a" * (CHUNK_BYTES + 1))
+
     def plain() -> str:
         with diskwork.turn_released():
             pass
         return sha256_file(big)
 
-    big = tmp_path / "big"
-    big.write_bytes(b"a" * (CHUNK_BYTES + 1))
     with diskwork.turn_released():
         pass
     assert len(await asyncio.to_thread(plain)) == 64
