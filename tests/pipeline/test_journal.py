@@ -93,3 +93,47 @@ def test_unreadable_journal_is_refused(tmp_path: Path) -> None:
     (tmp_path / "journal.sqlite3").write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(JournalError, match="way out|not replaced"):
         Journal.open(tmp_path)
+
+
+def test_names_reserved_answers_for_many_names_at_once(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    rows = journal.create_intent("t1", "demo", "English", "Task", [_new("a.wav"), _new("b.wav")])
+    journal.reserve_many(
+        FileState.EXPORTING, "archive", [(rows[0].id, "a", "a.wav"), (rows[1].id, None, "b.wav")]
+    )
+    stems, dests = journal.names_reserved("demo", {"a", "b", "c"}, "archive", {"b.wav", "c.wav"})
+    assert (stems, dests) == ({"a"}, {"b.wav"})
+    assert journal.names_reserved("demo", {"a"}, "failed", {"a.wav"}) == ({"a"}, set())
+    assert journal.names_reserved("other", {"a"}, "archive", {"a.wav"}) == (set(), set())
+
+
+def test_groups_larger_than_one_statement_are_written_whole(tmp_path: Path) -> None:
+    """Groups are written a chunk of rows per statement; 200 files take three."""
+    journal = Journal.open(tmp_path)
+    names = [f"{i:03}.wav" for i in range(200)]
+    rows = journal.create_intent("t1", "demo", "English", "Task", [_new(n) for n in names])
+    assert [(r.rel_path, r.meeting_index) for r in rows] == [
+        (n, i) for i, n in enumerate(names, start=1)
+    ]
+    journal.record_post_attempt("t1", [r.id for r in reversed(rows)])
+    journal.reserve_many(
+        FileState.EXPORTING, "archive", [(r.id, f"s{r.id}", f"d{r.id}.wav") for r in rows]
+    )
+    journal.set_files_state([r.id for r in rows[:150]], FileState.EXPORTED)
+
+    files = journal.files_of_task("t1")
+    assert [f.rel_path for f in files] == list(reversed(names))
+    assert [f.meeting_index for f in files] == list(range(1, 201))
+    assert all((f.out_stem, f.dest_rel) == (f"s{f.id}", f"d{f.id}.wav") for f in files)
+    exported = {f.id for f in files if f.state is FileState.EXPORTED}
+    assert exported == {r.id for r in rows[:150]}
+    assert all(f.state is FileState.EXPORTING for f in files if f.id not in exported)
+    assert all(f.audio == {"format": "wav"} for f in files)
+
+
+def test_audio_facts_written_with_nan_are_read_back(tmp_path: Path) -> None:
+    """orjson refuses NaN, which the standard library writes; such a row still reads."""
+    journal = Journal.open(tmp_path)
+    new = NewFile("demo", "a.wav", 10, 1, 2, "ab" * 32, {"durationSeconds": float("nan")})
+    (row,) = journal.create_intent("t1", "demo", "English", "Task", [new])
+    assert row.audio is not None and row.audio["durationSeconds"] != row.audio["durationSeconds"]

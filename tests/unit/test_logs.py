@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Literal
@@ -21,6 +22,7 @@ from hrec_ingest.logs import (
     REDACTED,
     SecretRegistry,
     configure_logging,
+    lines_together,
     redact_text,
     register_secret,
 )
@@ -371,3 +373,44 @@ def test_many_long_tokens_are_all_found() -> None:
     for token in tokens[::37]:
         line = f"renewed {token} for tenant demo, next {tokens[-1]}"
         assert registry.redact(line) == f"renewed {REDACTED} for tenant demo, next {REDACTED}"
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_lines_together_are_one_write_at_the_end_of_the_block(configure: Configure) -> None:
+    out = CountingStream()
+    configure("json", stream=out)
+    log = structlog.get_logger("hrec.pipeline")
+    secret = fresh_secret("held")
+    register_secret(secret)
+    with lines_together():
+        for i in range(3):
+            log.info("file.exported", n=i, password=secret)
+        with lines_together():  # an inner block leaves the writing to the outer one
+            log.info("file.exported", n=3)
+        assert out.getvalue() == ""
+        # Another thread's lines are not held.
+        other = threading.Thread(target=lambda: log.warning("from.other"))
+        other.start()
+        other.join()
+        assert json.loads(out.getvalue())["event"] == "from.other"
+        writes_before = out.writes
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line.get("n") for line in lines] == [None, 0, 1, 2, 3]
+    assert out.writes == writes_before + 1
+    assert secret not in out.getvalue()
+    log.info("after")  # written at once again
+    assert json.loads(out.getvalue().splitlines()[-1])["event"] == "after"
+
+
+def test_lines_together_without_the_daemons_handler_changes_nothing() -> None:
+    with lines_together():
+        structlog.get_logger("x").info("nothing configured")

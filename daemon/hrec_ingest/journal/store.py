@@ -11,7 +11,7 @@ import json
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +145,10 @@ def _case_by_id(values: Sequence[tuple[int, object]]) -> tuple[str, list[object]
 
 def _json_ids(file_ids: Iterable[int]) -> str:
     return orjson.dumps(list(file_ids)).decode()
+
+
+def _json_list(values: Iterable[str]) -> str:
+    return orjson.dumps(list(values)).decode()
 
 
 def _task_row(row: sqlite3.Row) -> TaskRow:
@@ -521,6 +525,23 @@ class Journal:
             (tenant, out_stem, dest_kind, dest_rel),
         ).fetchone()
         return bool(row[0])
+
+    def names_reserved(
+        self, tenant: str, out_stems: Collection[str], dest_kind: str, dest_rels: Collection[str]
+    ) -> tuple[set[str], set[str]]:
+        """``name_reserved`` for many names in one query: (stems held, destinations held)."""
+        # Two lookups in the name indexes; an OR of the two would scan the tenant's files.
+        rows = self._tuples().execute(
+            "SELECT 0, out_stem FROM files"
+            " WHERE tenant = ?1 AND out_stem IN (SELECT value FROM json_each(?2))"
+            " UNION ALL SELECT 1, dest_rel FROM files WHERE tenant = ?1 AND dest_kind = ?3"
+            " AND dest_rel IN (SELECT value FROM json_each(?4))",
+            (tenant, _json_list(out_stems), dest_kind, _json_list(dest_rels)),
+        )
+        held: tuple[set[str], set[str]] = (set(), set())
+        for which, name in rows:
+            held[which].add(name)
+        return held
 
     def reserve_names(
         self,

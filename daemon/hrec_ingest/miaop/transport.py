@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
+import orjson
 import structlog
 from multidict import CIMultiDictProxy
 from pydantic import BaseModel, ValidationError
@@ -67,6 +68,10 @@ class Response:
     def json(self) -> Any:
         """The body as JSON, or UnexpectedResponseError (an HTML page, truncated JSON, ...)."""
         try:
+            return orjson.loads(self.body)  # a quarter of the stdlib's time on a transcription
+        except orjson.JSONDecodeError:
+            pass  # the stdlib also reads NaN, Infinity and huge integers, and words the error
+        try:
             return json.loads(self.body)
         except ValueError as exc:
             raise UnexpectedResponseError(
@@ -75,6 +80,12 @@ class Response:
 
     def model(self, model: type[M], data: Any = None) -> M:
         """Validate the JSON body (or ``data`` taken from it) as ``model``."""
+        if data is None:
+            try:
+                # Straight from the bytes: half the time of parsing first, for every meeting.
+                return model.model_validate_json(self.body)
+            except ValidationError:
+                pass  # parsed again below to say what is wrong: not JSON, or which field
         value = self.json() if data is None else data
         try:
             return model.model_validate(value)

@@ -24,11 +24,13 @@ import structlog
 from hrec_ingest.failpoints import failpoint
 from hrec_ingest.fsops import sweep_temporaries
 from hrec_ingest.journal import FileRow, FileState, Journal, TaskRow, TaskState
+from hrec_ingest.logs import lines_together
 from hrec_ingest.miaop import MiaopClient, TranscriptionResult
 from hrec_ingest.miaop.errors import MiaopError, NotFoundError, UnexpectedResponseError
 from hrec_ingest.miaop.models import Meeting, TaskStatus, meeting_id
 from hrec_ingest.pipeline.delays import DelayQueue
-from hrec_ingest.pipeline.layout import ARCHIVE, Folders, choose_export_names
+from hrec_ingest.pipeline.exportnames import choose_group_names
+from hrec_ingest.pipeline.layout import ARCHIVE, Folders
 from hrec_ingest.pipeline.outcomes import (
     Outcomes,
     error_doc,
@@ -214,17 +216,18 @@ class Exporter:
             elif row.state is FileState.EXPORTED:
                 archive.append(row)
         if exports:
-            exports = self._reserve(task, exports)
+            exports = await self._reserve(task, exports)
             archive += await self._export(task, exports)
         await self._archive(archive)
-        for item in exports:
-            log.info(
-                "file.exported",
-                tenant=item.row.tenant,
-                file=item.row.rel_path,
-                task_id=task.task_id,
-                transcript=f"{item.row.out_stem}.json",
-            )
+        with lines_together():
+            for item in exports:
+                log.info(
+                    "file.exported",
+                    tenant=item.row.tenant,
+                    file=item.row.rel_path,
+                    task_id=task.task_id,
+                    transcript=f"{item.row.out_stem}.json",
+                )
         if retry is not None:
             raise retry
 
@@ -279,40 +282,26 @@ class Exporter:
             raise _RetryLater(str(exc)) from exc
         return _Fetched(row, meeting, result)
 
-    def _reserve(self, task: TaskRow, exports: list[_Fetched]) -> list[_Fetched]:
+    async def _reserve(self, task: TaskRow, exports: list[_Fetched]) -> list[_Fetched]:
         """Output and archive names of the files that have none yet, in one transaction."""
-        stems: set[tuple[str, str]] = set()
-        dests: set[tuple[str, str]] = set()
+        unnamed = [item for item in exports if item.row.state is FileState.SUBMITTED]
+        chosen = await choose_group_names(
+            self.folders, self.journal, task.task_id, [item.row for item in unnamed]
+        )
+        named: dict[int, _Fetched] = {}
         names: list[tuple[int, str | None, str]] = []
-        reserved: list[_Fetched] = []
-        for item in exports:
-            row = item.row
-            if row.state is not FileState.SUBMITTED:
-                reserved.append(item)
-                continue
-
-            def held(stem: str, dest: str, tenant: str = row.tenant) -> bool:
-                # Names chosen earlier in this group are not in the journal yet.
-                if (tenant, stem) in stems or (tenant, dest) in dests:
-                    return True
-                return self.journal.name_reserved(tenant, out_stem=stem, dest=(ARCHIVE, dest))
-
-            out_stem, dest_rel = choose_export_names(
-                self.folders, row.tenant, row.rel_path, task.task_id, held
-            )
-            stems.add((row.tenant, out_stem))
-            dests.add((row.tenant, dest_rel))
-            names.append((row.id, out_stem, dest_rel))
+        for item, (out_stem, dest_rel) in zip(unnamed, chosen, strict=True):
             row = replace(
-                row,
+                item.row,
                 state=FileState.EXPORTING,
                 out_stem=out_stem,
                 dest_kind=ARCHIVE,
                 dest_rel=dest_rel,
             )
-            reserved.append(_Fetched(row, item.meeting, item.transcription))
+            named[row.id] = _Fetched(row, item.meeting, item.transcription)
+            names.append((row.id, out_stem, dest_rel))
         self.journal.reserve_many(FileState.EXPORTING, ARCHIVE, names)
-        return reserved
+        return [named.get(item.row.id, item) for item in exports]
 
     async def _export(self, task: TaskRow, exports: list[_Fetched]) -> list[FileRow]:
         """Transcripts written, then journal ``exported``: the rows to archive."""

@@ -68,6 +68,7 @@ def choose_export_names(
     task_id: str,
     reserved: Callable[[str, str], bool],
     formats: Collection[str] = ("json", "txt", "srt", "vtt"),
+    lexists: Callable[[str], bool] = os.path.lexists,
 ) -> tuple[str, str]:
     """(out_stem, archive dest_rel) for a file: its own name unless any of them is taken.
 
@@ -77,6 +78,7 @@ def choose_export_names(
     together, so ``call.wav`` and ``call.json`` stay a visible pair. A name
     so long that ``<stem>.json`` would pass 255 bytes is shortened (its
     stem, at a character boundary) for the audio and transcripts alike.
+    ``lexists(path)`` answers for the disk (``exportnames`` asks it in advance).
     """
     folder, name = _split(rel_path)
     archive_folder = folders.destination(ARCHIVE, tenant, folder or ".")
@@ -88,10 +90,10 @@ def choose_export_names(
         candidate_stem = stem_for(candidate.name)
         if reserved(_joined(folder, candidate_stem), _joined(folder, candidate.name)):
             return True
-        if os.path.lexists(candidate):
+        if lexists(os.fspath(candidate)):
             return True
         prefix = os.path.join(output_folder, candidate_stem + ".")
-        return any(os.path.lexists(prefix + fmt) for fmt in formats)
+        return any(lexists(prefix + fmt) for fmt in formats)
 
     room = _room_for_transcripts(name, formats)
     chosen = free_name(archive_folder, name, task_id, exists=taken, reserve=room)
