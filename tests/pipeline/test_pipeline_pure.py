@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -96,6 +97,13 @@ def test_task_ids_look_like_the_servers() -> None:
     ids = {new_task_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(re.fullmatch(r"[a-z0-9]{16}", i) for i in ids)
+
+
+def test_task_id_characters_are_equally_likely() -> None:
+    counts = Counter("".join(new_task_id() for _ in range(2000)))
+    # 32,000 characters: 889 of each expected, a standard deviation of about 29.
+    assert len(counts) == 36
+    assert all(700 < n < 1080 for n in counts.values()), counts
 
 
 def test_task_name_placeholders() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import structlog
 
+from hrec_ingest import diskwork
 from hrec_ingest.failpoints import failpoint
 from hrec_ingest.journal import FileRow, FileState, Journal, NewFile, TaskState
 from hrec_ingest.miaop import MiaopClient, UploadPart
@@ -224,7 +225,7 @@ class Submitter:
         keep: list[FileRow] = []
         dropped: list[FileRow] = []
         # One thread hop for the whole batch: each hop costs more than the lstat itself.
-        signatures = await asyncio.to_thread(
+        signatures = await diskwork.in_thread(
             _signatures, [self.folders.source(r.tenant, r.rel_path) for r in rows]
         )
         for row, current in zip(rows, signatures, strict=True):
