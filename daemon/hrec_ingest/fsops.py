@@ -35,6 +35,8 @@ from pathlib import Path
 
 from hrec_ingest import diskwork
 
+PathText = str | os.PathLike[str]  # a path as text or as an object (Path)
+
 __all__ = [
     "CHUNK_BYTES",
     "DIR_MODE",
@@ -162,6 +164,13 @@ def free_name(
     Example: ``free_name(Path("/archive"), "call.wav", "T1")`` is
     ``"call.wav"``, or ``"call.T1.wav"`` when ``/archive/call.wav`` exists.
     """
+    return free_name_by(
+        name, task_id, lambda candidate: exists(folder / candidate), reserve=reserve
+    )
+
+
+def free_name_by(name: str, task_id: str, taken: Callable[[str], bool], *, reserve: int = 0) -> str:
+    """:func:`free_name`, with ``taken(candidate)`` asked about each candidate name."""
     _check_part(name, "name")
     _check_part(task_id, "task id")
     limit = NAME_MAX_BYTES - reserve
@@ -174,7 +183,7 @@ def free_name(
         else:
             suffix = f".{task_id}.{attempt}"
         candidate = _candidate(stem, ext, suffix, limit)
-        if not exists(folder / candidate):
+        if not taken(candidate):
             return candidate
     raise FileExistsError(errno.EEXIST, f"no free name after {MAX_NAME_TRIES} tries", name)
 
@@ -257,7 +266,7 @@ def ensure_dir(path: Path, mode: int | None = None) -> None:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _unlink_quietly(path: Path) -> None:
+def _unlink_quietly(path: PathText) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -273,7 +282,7 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[written:]
 
 
-def _link_no_clobber(src: Path, dst: Path) -> bool:
+def _link_no_clobber(src: PathText, dst: PathText) -> bool:
     """Give ``src``'s file the extra name ``dst``; False when this file system cannot.
 
     Raises FileExistsError if ``dst`` exists, and OSError(EXDEV) across file systems.
@@ -287,10 +296,10 @@ def _link_no_clobber(src: Path, dst: Path) -> bool:
     return True
 
 
-def _rename_no_clobber(src: Path, dst: Path) -> None:
+def _rename_no_clobber(src: PathText, dst: PathText) -> None:
     # The fallback where hard links are refused: checked, then renamed (see the module docstring).
     if os.path.lexists(dst):
-        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(dst))
     os.rename(src, dst)
 
 
@@ -324,7 +333,7 @@ def _same_content(a: Path, b: Path) -> bool:
     return sa.st_size == sb.st_size and sha256_file(a) == sha256_file(b)
 
 
-def _holds(path: Path, data: bytes) -> bool:
+def _holds(path: PathText, data: bytes) -> bool:
     st = os.lstat(path)
     if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
         return False
@@ -365,18 +374,19 @@ WRITE_AHEAD_FILES = 32
 class _Temp:
     """A file written under its temporary name, not yet synced or named."""
 
-    path: Path
-    tmp: Path
+    path: PathText  # as the caller gave it, for ``on_named``
+    target: str
+    tmp: str
     data: bytes
     fd: int | None
 
 
 def atomic_write_many(
-    items: Iterable[tuple[Path, bytes]],
+    items: Iterable[tuple[PathText, bytes]],
     *,
     mode: int | None = None,
     keep_existing: bool = False,
-    on_named: Callable[[Path], None] | None = None,
+    on_named: Callable[[PathText], None] | None = None,
 ) -> None:
     """:func:`atomic_write` for several files, with the syncs gathered.
 
@@ -393,14 +403,17 @@ def atomic_write_many(
     survive a power cut: write them again.
     """
     mode = _file_mode(mode)
-    folders: dict[Path, None] = {}
+    folders: dict[str, None] = {}
     pending: list[_Temp] = []
     try:
         for path, data in items:
-            if path.parent not in folders:
-                ensure_dir(path.parent)
-                folders[path.parent] = None
-            pending.append(_write_temp(path, data, mode))
+            # Paths as text from here: pathlib's joins cost more than the system calls on tmpfs.
+            target = os.fspath(path)
+            folder = os.path.dirname(target)
+            if folder not in folders:
+                ensure_dir(Path(folder))
+                folders[folder] = None
+            pending.append(_write_temp(path, target, data, mode))
             if len(pending) >= WRITE_AHEAD_FILES:
                 _sync_and_name(pending, keep_existing, on_named)
         _sync_and_name(pending, keep_existing, on_named)
@@ -411,14 +424,15 @@ def atomic_write_many(
             _unlink_quietly(temp.tmp)
         raise
     for folder in folders:
-        fsync_dir(folder)
+        fsync_dir(Path(folder))
 
 
-def _write_temp(path: Path, data: bytes, mode: int) -> _Temp:
-    tmp = path.parent / temp_name(path.name, _temp_tag())
+def _write_temp(path: PathText, target: str, data: bytes, mode: int) -> _Temp:
+    folder, name = os.path.split(target)
+    tmp = os.path.join(folder, temp_name(name, _temp_tag()))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
     fd = os.open(tmp, flags, mode)
-    temp = _Temp(path, tmp, data, fd)
+    temp = _Temp(path, target, tmp, data, fd)
     try:
         os.fchmod(fd, mode)  # the umask must not change the contract's mode
         _write_all(fd, data)
@@ -430,7 +444,7 @@ def _write_temp(path: Path, data: bytes, mode: int) -> _Temp:
 
 
 def _sync_and_name(
-    pending: list[_Temp], keep_existing: bool, on_named: Callable[[Path], None] | None
+    pending: list[_Temp], keep_existing: bool, on_named: Callable[[PathText], None] | None
 ) -> None:
     """Sync then name every file of ``pending``, emptying it as each is done."""
     for temp in pending:
@@ -443,12 +457,12 @@ def _sync_and_name(
     while pending:
         temp = pending[0]
         try:
-            if _link_no_clobber(temp.tmp, temp.path):
+            if _link_no_clobber(temp.tmp, temp.target):
                 os.unlink(temp.tmp)
             else:
-                _rename_no_clobber(temp.tmp, temp.path)
+                _rename_no_clobber(temp.tmp, temp.target)
         except FileExistsError:
-            if not keep_existing and not _holds(temp.path, temp.data):
+            if not keep_existing and not _holds(temp.target, temp.data):
                 raise
             os.unlink(temp.tmp)
         pending.pop(0)

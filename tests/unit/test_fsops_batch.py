@@ -109,7 +109,9 @@ def test_atomic_write_many_keeps_an_existing_name_when_asked(tmp_path: Path) -> 
     (tmp_path / "x.json").write_bytes(b"earlier run")
     named: list[str] = []
     items = [(tmp_path / "x.json", b"now"), (tmp_path / "x.txt", b"two")]
-    atomic_write_many(items, keep_existing=True, on_named=lambda p: named.append(p.name))
+    atomic_write_many(
+        items, keep_existing=True, on_named=lambda p: named.append(os.path.basename(p))
+    )
     assert (tmp_path / "x.json").read_bytes() == b"earlier run"
     assert (tmp_path / "x.txt").read_bytes() == b"two"
     assert named == ["x.json", "x.txt"]

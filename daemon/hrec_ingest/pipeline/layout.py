@@ -6,12 +6,13 @@ file's path below the tenant's inbox, and the taskId the daemon chose.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from hrec_ingest.fsops import free_name, split_ext, stem_for
+from hrec_ingest.fsops import free_name, free_name_by, split_ext, stem_for
 from hrec_ingest.pipeline.watcher import InboxLayout
 
 ARCHIVE = "archive"
@@ -55,10 +56,11 @@ def _joined(folder: str, name: str) -> str:
     return f"{folder}/{name}" if folder else name
 
 
-def _room_for_transcripts(name: str, formats: Collection[str]) -> int:
+@functools.lru_cache(maxsize=64)
+def _room_for_transcripts(ext: str, formats: tuple[str, ...]) -> int:
     """Bytes an archive name must leave free so that ``<stem>.<fmt>`` fits in 255 bytes too."""
     longest = max((len(os.fsencode(f".{fmt}")) for fmt in formats), default=0)
-    return max(0, longest - len(os.fsencode(split_ext(name)[1])))
+    return max(0, longest - len(os.fsencode(ext)))
 
 
 def choose_export_names(
@@ -81,22 +83,23 @@ def choose_export_names(
     ``lexists(path)`` answers for the disk (``exportnames`` asks it in advance).
     """
     folder, name = _split(rel_path)
-    archive_folder = folders.destination(ARCHIVE, tenant, folder or ".")
-    # The transcripts' folder as text: pathlib took most of this function's time,
-    # which runs on the event loop for every file exported.
-    output_folder = os.fspath(_join(folders.output_dir / tenant, folder or "."))
+    # Paths as text: pathlib took most of this function's time, which runs on the
+    # event loop for every file exported.
+    parts = [tenant, *folder.split("/")] if folder else [tenant]
+    archive_folder = os.path.join(folders.archive_dir, *parts)
+    output_folder = os.path.join(folders.output_dir, *parts)
 
-    def taken(candidate: Path) -> bool:
-        candidate_stem = stem_for(candidate.name)
-        if reserved(_joined(folder, candidate_stem), _joined(folder, candidate.name)):
+    def taken(candidate: str) -> bool:
+        candidate_stem = stem_for(candidate)
+        if reserved(_joined(folder, candidate_stem), _joined(folder, candidate)):
             return True
-        if lexists(os.fspath(candidate)):
+        if lexists(os.path.join(archive_folder, candidate)):
             return True
         prefix = os.path.join(output_folder, candidate_stem + ".")
         return any(lexists(prefix + fmt) for fmt in formats)
 
-    room = _room_for_transcripts(name, formats)
-    chosen = free_name(archive_folder, name, task_id, exists=taken, reserve=room)
+    room = _room_for_transcripts(split_ext(name)[1], tuple(formats))
+    chosen = free_name_by(name, task_id, taken, reserve=room)
     return _joined(folder, stem_for(chosen)), _joined(folder, chosen)
 
 

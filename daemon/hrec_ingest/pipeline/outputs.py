@@ -7,6 +7,7 @@ once per group instead of once per file, with the order of
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from hrec_ingest import diskwork
 from hrec_ingest.failpoints import failpoint
 from hrec_ingest.formats import render_all
-from hrec_ingest.fsops import atomic_write_many, move_files
+from hrec_ingest.fsops import PathText, atomic_write_many, move_files
 from hrec_ingest.journal import FileRow
 from hrec_ingest.miaop.models import ParagraphDesc
 from hrec_ingest.pipeline.layout import Folders
@@ -60,17 +61,22 @@ def export_groups(
     return groups
 
 
-def rendered_outputs(folders: Folders, exports: Sequence[Export]) -> Iterator[tuple[Path, bytes]]:
-    """Every transcript file of ``exports``, each rendered only when it is about to be written."""
+def rendered_outputs(folders: Folders, exports: Sequence[Export]) -> Iterator[tuple[str, bytes]]:
+    """Every transcript file of ``exports``, each rendered only when it is about to be written.
+
+    The paths are ``Folders.output``'s, as text: four pathlib joins per file cost
+    more than writing the file on tmpfs.
+    """
     for row, paragraphs, document in exports:
         assert row.out_stem is not None
+        stem = os.path.join(folders.output_dir, row.tenant, *row.out_stem.split("/"))
         for fmt, data in render_all(
             folders.export_formats, paragraphs=paragraphs, document=document
         ):
-            yield folders.output(row.tenant, row.out_stem, fmt), data
+            yield f"{stem}.{fmt}", data
 
 
-def _mid_export(_path: Path) -> None:
+def _mid_export(_path: PathText) -> None:
     failpoint("mid_export")  # a transcript named, the next not yet
 
 
