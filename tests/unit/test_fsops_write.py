@@ -173,6 +173,32 @@ def test_sha256_file_reads_in_chunks(tmp_path: Path) -> None:
     assert sha256_file(tmp_path / "e") == hashlib.sha256(b"").hexdigest()
 
 
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+@pytest.mark.parametrize("size", [fsops.SMALL_READ_BYTES, fsops.CHUNK_BYTES])
+def test_sha256_file_at_the_edges_of_its_buffer(tmp_path: Path, size: int, extra: int) -> None:
+    data = os.urandom(size + extra)
+    (tmp_path / "a").write_bytes(data)
+    assert sha256_file(tmp_path / "a") == hashlib.sha256(data).hexdigest()
+
+
+def test_sha256_file_reads_what_a_file_grew_by_after_its_size_was_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The buffer is sized from fstat; bytes appended after it are still hashed."""
+    path = tmp_path / "a"
+    path.write_bytes(b"start")
+    real_fstat = os.fstat
+
+    def fstat_then_grow(fd: int) -> os.stat_result:
+        st = real_fstat(fd)
+        with path.open("ab") as more:
+            more.write(b"x" * 100_000)
+        return st
+
+    monkeypatch.setattr(fsops.os, "fstat", fstat_then_grow)
+    assert sha256_file(path) == hashlib.sha256(b"start" + b"x" * 100_000).hexdigest()
+
+
 def test_sha256_file_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(OSError) as caught:
