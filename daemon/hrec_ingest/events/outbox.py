@@ -32,6 +32,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from hrec_ingest.sqlite_tx import immediate
 
 FILE_EXPORTED = "file.exported"
@@ -60,12 +62,16 @@ class Event:
     body: bytes | None = None
 
 
-def _event(row: sqlite3.Row) -> Event:
-    values = dict(row)
-    values["facts"] = json.loads(values["facts"])
-    body = values["body"]
-    values["body"] = body.encode() if isinstance(body, str) else body
-    return Event(**values)
+def _event(row: Sequence[Any]) -> Event:
+    # Positional and read by orjson: the manifest writer reads an event per file.
+    id_, event_id, kind, tenant, task_id, file_id, facts, at, attempts, body = row
+    try:
+        parsed = orjson.loads(facts)
+    except orjson.JSONDecodeError:  # NaN or Infinity, which SQLite's json_object may write
+        parsed = json.loads(facts)
+    if isinstance(body, str):
+        body = body.encode()
+    return Event(id_, event_id, kind, tenant, task_id, file_id, parsed, at, attempts, body)
 
 
 def _marks(ids: Sequence[int]) -> str:
@@ -80,6 +86,11 @@ class Outbox:
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return immediate(self._db)
+
+    def _tuples(self) -> sqlite3.Cursor:
+        cursor = self._db.cursor()
+        cursor.row_factory = None
+        return cursor
 
     def _delete_settled(self, db: sqlite3.Connection, ids: Sequence[int]) -> None:
         db.execute(
@@ -112,9 +123,14 @@ class Outbox:
 
     def manifest_due(self, limit: int) -> list[Event]:
         """File events whose manifest line is still to be written, oldest first."""
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM events WHERE manifest_due = 1 ORDER BY id LIMIT ?", (limit,)
-        ).fetchall()
+        rows = (
+            self._tuples()
+            .execute(
+                f"SELECT {_COLUMNS} FROM events WHERE manifest_due = 1 ORDER BY id LIMIT ?",
+                (limit,),
+            )
+            .fetchall()
+        )
         return [_event(r) for r in rows]
 
     def manifest_written(self, ids: Sequence[int]) -> None:
@@ -129,11 +145,15 @@ class Outbox:
 
     def webhook_due(self, now: float, limit: int) -> list[Event]:
         """Events to POST whose next attempt is due at ``now`` (epoch seconds), oldest first."""
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM events WHERE webhook_due = 1 AND next_attempt_at <= ?"
-            " ORDER BY id LIMIT ?",
-            (now, limit),
-        ).fetchall()
+        rows = (
+            self._tuples()
+            .execute(
+                f"SELECT {_COLUMNS} FROM events WHERE webhook_due = 1 AND next_attempt_at <= ?"
+                " ORDER BY id LIMIT ?",
+                (now, limit),
+            )
+            .fetchall()
+        )
         return [_event(r) for r in rows]
 
     def next_webhook_at(self) -> float | None:
