@@ -143,11 +143,8 @@ def _case_by_id(values: Sequence[tuple[int, object]]) -> tuple[str, list[object]
     return "CASE id" + " WHEN ? THEN ?" * len(values) + " END", params
 
 
-def _json_ids(file_ids: Iterable[int]) -> str:
-    return orjson.dumps(list(file_ids)).decode()
-
-
-def _json_list(values: Iterable[str]) -> str:
+def _json_array(values: Iterable[object]) -> str:
+    """A JSON array for ``json_each(?)``: one parameter however many ids or names."""
     return orjson.dumps(list(values)).decode()
 
 
@@ -328,7 +325,7 @@ class Journal:
                 db.execute(
                     f"UPDATE files SET meeting_index = {indexes}"
                     " WHERE id IN (SELECT value FROM json_each(?))",
-                    (*params, _json_ids(file_id for file_id, _ in chunk)),
+                    (*params, _json_array(file_id for file_id, _ in chunk)),
                 )
 
     def drop_files(self, file_ids: Iterable[int], reason: str) -> None:
@@ -536,7 +533,7 @@ class Journal:
             " WHERE tenant = ?1 AND out_stem IN (SELECT value FROM json_each(?2))"
             " UNION ALL SELECT 1, dest_rel FROM files WHERE tenant = ?1 AND dest_kind = ?3"
             " AND dest_rel IN (SELECT value FROM json_each(?4))",
-            (tenant, _json_list(out_stems), dest_kind, _json_list(dest_rels)),
+            (tenant, _json_array(out_stems), dest_kind, _json_array(dest_rels)),
         )
         held: tuple[set[str], set[str]] = (set(), set())
         for which, name in rows:
@@ -622,7 +619,7 @@ class Journal:
             db.execute(
                 "UPDATE files SET state = ?, updated_at = ?"
                 " WHERE id IN (SELECT value FROM json_each(?))",
-                (state, time.time(), _json_ids(file_ids)),
+                (state, time.time(), _json_array(file_ids)),
             )
 
     def reserve_many(
@@ -653,7 +650,7 @@ class Journal:
                         now,
                         *stem_params,
                         *dest_params,
-                        _json_ids(file_id for file_id, _, _ in chunk),
+                        _json_array(file_id for file_id, _, _ in chunk),
                     ),
                 )
 
