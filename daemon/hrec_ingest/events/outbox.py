@@ -25,16 +25,13 @@ from the event loop like the journal's own methods.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from hrec_ingest.sqlite_tx import immediate
+from hrec_ingest.sqlite_tx import column_json, immediate, tuple_cursor
 
 FILE_EXPORTED = "file.exported"
 FILE_FAILED = "file.failed"
@@ -65,13 +62,11 @@ class Event:
 def _event(row: Sequence[Any]) -> Event:
     # Positional and read by orjson: the manifest writer reads an event per file.
     id_, event_id, kind, tenant, task_id, file_id, facts, at, attempts, body = row
-    try:
-        parsed = orjson.loads(facts)
-    except orjson.JSONDecodeError:  # NaN or Infinity, which SQLite's json_object may write
-        parsed = json.loads(facts)
     if isinstance(body, str):
         body = body.encode()
-    return Event(id_, event_id, kind, tenant, task_id, file_id, parsed, at, attempts, body)
+    return Event(
+        id_, event_id, kind, tenant, task_id, file_id, column_json(facts), at, attempts, body
+    )
 
 
 def _marks(ids: Sequence[int]) -> str:
@@ -86,11 +81,6 @@ class Outbox:
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return immediate(self._db)
-
-    def _tuples(self) -> sqlite3.Cursor:
-        cursor = self._db.cursor()
-        cursor.row_factory = None
-        return cursor
 
     def _delete_settled(self, db: sqlite3.Connection, ids: Sequence[int]) -> None:
         db.execute(
@@ -124,7 +114,7 @@ class Outbox:
     def manifest_due(self, limit: int) -> list[Event]:
         """File events whose manifest line is still to be written, oldest first."""
         rows = (
-            self._tuples()
+            tuple_cursor(self._db)
             .execute(
                 f"SELECT {_COLUMNS} FROM events WHERE manifest_due = 1 ORDER BY id LIMIT ?",
                 (limit,),
@@ -146,7 +136,7 @@ class Outbox:
     def webhook_due(self, now: float, limit: int) -> list[Event]:
         """Events to POST whose next attempt is due at ``now`` (epoch seconds), oldest first."""
         rows = (
-            self._tuples()
+            tuple_cursor(self._db)
             .execute(
                 f"SELECT {_COLUMNS} FROM events WHERE webhook_due = 1 AND next_attempt_at <= ?"
                 " ORDER BY id LIMIT ?",

@@ -28,7 +28,7 @@ from hrec_ingest.journal.schema import (
     FileState,
     TaskState,
 )
-from hrec_ingest.sqlite_tx import immediate
+from hrec_ingest.sqlite_tx import column_json, immediate, tuple_cursor
 
 JOURNAL_NAME = "journal.sqlite3"
 
@@ -115,19 +115,10 @@ def _file_row(row: Sequence[Any]) -> FileRow:
         meeting_index, state, out_stem, dest_kind, dest_rel, error, taken_at, updated_at,
     ) = row  # fmt: skip
     return FileRow(
-        id_, tenant, rel_path, size, mtime_ns, inode, sha256, _json_or_none(audio),
+        id_, tenant, rel_path, size, mtime_ns, inode, sha256, column_json(audio),
         task_id, meeting_index, _FILE_STATES[state], out_stem, dest_kind, dest_rel,
-        _json_or_none(error), taken_at, updated_at,
+        column_json(error), taken_at, updated_at,
     )  # fmt: skip
-
-
-def _json_or_none(text: str | None) -> Any:
-    if not text:
-        return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # NaN or Infinity, which the stdlib writes and orjson refuses
-        return json.loads(text)
 
 
 # Files per multi-row statement: 12 parameters a row stays under the 999 that
@@ -253,12 +244,6 @@ class Journal:
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return immediate(self._db)
-
-    def _tuples(self) -> sqlite3.Cursor:
-        """A cursor whose rows are plain tuples, for reads made for every file."""
-        cursor = self._db.cursor()
-        cursor.row_factory = None
-        return cursor
 
     # --- tasks -------------------------------------------------------------
 
@@ -466,7 +451,7 @@ class Journal:
 
     def files_of_task(self, task_id: str) -> list[FileRow]:
         rows = (
-            self._tuples()
+            tuple_cursor(self._db)
             .execute(
                 f"SELECT {_FILE_COLUMNS} FROM files WHERE task_id = ? ORDER BY meeting_index, id",
                 (task_id,),
@@ -528,7 +513,7 @@ class Journal:
     ) -> tuple[set[str], set[str]]:
         """``name_reserved`` for many names in one query: (stems held, destinations held)."""
         # Two lookups in the name indexes; an OR of the two would scan the tenant's files.
-        rows = self._tuples().execute(
+        rows = tuple_cursor(self._db).execute(
             "SELECT 0, out_stem FROM files"
             " WHERE tenant = ?1 AND out_stem IN (SELECT value FROM json_each(?2))"
             " UNION ALL SELECT 1, dest_rel FROM files WHERE tenant = ?1 AND dest_kind = ?3"
