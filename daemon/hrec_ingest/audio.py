@@ -143,11 +143,19 @@ def sniff_audio(
             raise NotAudioError("not a regular file (symbolic link)", "NotRegularFile") from exc
         raise
     try:
-        st = os.fstat(fd)
-        _check_stat(st, max_bytes)
-        return _sniff(_Reader(fd, st.st_size))
+        return sniff_open_file(fd, os.fstat(fd), max_bytes=max_bytes)
     finally:
         os.close(fd)
+
+
+def sniff_open_file(fd: int, st: os.stat_result, *, max_bytes: int | None = None) -> AudioInfo:
+    """:func:`sniff_audio` of a file the caller has opened as ``fd``, ``st`` being its fstat.
+
+    Intake opens each file once to sniff and hash it: a second open and its
+    checks cost more than the sniffing of a small recording.
+    """
+    _check_stat(st, max_bytes)
+    return _sniff(_Reader(fd, st.st_size))
 
 
 def _file_kind(mode: int) -> str:

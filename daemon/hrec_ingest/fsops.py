@@ -53,6 +53,7 @@ __all__ = [
     "is_temporary",
     "move_file",
     "move_files",
+    "sha256_fd",
     "sha256_file",
     "split_ext",
     "stem_for",
@@ -311,20 +312,33 @@ def sha256_file(path: Path) -> str:
     Opened non-blocking and checked after opening: a FIFO put in the file's
     place raises OSError(EINVAL) instead of hanging the caller.
     """
-    digest = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with open(fd, "rb", buffering=0) as stream:
+    try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        # A buffer the file's size (one byte more to meet the end in the same read), not
-        # a whole chunk: zeroing 1 MiB for a 32 KB recording cost more than hashing it.
-        buffer = bytearray(min(CHUNK_BYTES, max(st.st_size + 1, SMALL_READ_BYTES)))
-        view = memoryview(buffer)
-        # Reading and hashing a large file holds no GIL: the other workers go on meanwhile.
-        with diskwork.turn_released() if st.st_size > CHUNK_BYTES else nullcontext():
-            while count := stream.readinto(buffer):
-                digest.update(view[:count])
+        return sha256_fd(fd, st.st_size)
+    finally:
+        os.close(fd)
+
+
+def sha256_fd(fd: int, size: int) -> str:
+    """The hex SHA-256 of the open regular file ``fd``, whole; ``size`` is its fstat size.
+
+    Read at offsets, so whatever read ``fd`` before (intake's sniffing) does not matter,
+    and to the end, however long the file has grown since ``size`` was taken.
+    """
+    digest = hashlib.sha256()
+    # A buffer the file's size (one byte more to meet the end in the same read), not
+    # a whole chunk: zeroing 1 MiB for a 32 KB recording cost more than hashing it.
+    buffer = bytearray(min(CHUNK_BYTES, max(size + 1, SMALL_READ_BYTES)))
+    view = memoryview(buffer)
+    offset = 0
+    # Reading and hashing a large file holds no GIL: the other workers go on meanwhile.
+    with diskwork.turn_released() if size > CHUNK_BYTES else nullcontext():
+        while count := os.preadv(fd, [buffer], offset):
+            digest.update(view[:count])
+            offset += count
     return digest.hexdigest()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -143,3 +144,61 @@ async def test_files_dropped_while_the_watcher_starts_are_not_left_to_the_rescan
             while len(found) < 40:
                 found.add((await output.get()).rel_path)
     assert found == {f"new/call-{i}.wav" for i in range(40)}
+
+
+async def test_files_are_looked_at_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each lstat on the loop gave the GIL up to the busy workers; events and releases hop."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    loop_thread = threading.get_ident()
+    on_loop: list[str] = []
+    real_lstat = os.lstat
+
+    def lstat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if threading.get_ident() == loop_thread:
+            on_loop.append(str(path))
+        return real_lstat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    async with watching(inbox, Claims(), stable=0.2, rescan=600) as (_, output):
+        await asyncio.sleep(0.3)  # past the first scan, so that events bring the files
+        for i in range(5):
+            (inbox / f"call-{i}.wav").write_bytes(b"new audio")
+        found: set[str] = set()
+        async with asyncio.timeout(10):
+            while len(found) < 5:
+                found.add((await output.get()).rel_path)
+    assert found == {f"call-{i}.wav" for i in range(5)}
+    assert on_loop == []
+
+
+async def test_a_file_replaced_within_one_batch_of_events_is_still_taken(tmp_path: Path) -> None:
+    """Deleted and made again before the events arrive: it is looked at as it is now."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    async with watching(inbox, Claims(), stable=0.3, rescan=600) as (_, output):
+        await asyncio.sleep(0.3)  # past the first scan, so that events bring the file
+        (inbox / "call.wav").write_bytes(b"first")
+        (inbox / "call.wav").unlink()
+        (inbox / "call.wav").write_bytes(b"second take")
+        found = await asyncio.wait_for(output.get(), timeout=10)
+    assert found.rel_path == "call.wav"
+    assert found.signature.size == len(b"second take")
+
+
+async def test_a_file_still_growing_is_not_handed_on_until_it_stops(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    stable = 0.4
+    async with watching(inbox, Claims(), stable=stable, rescan=600) as (_, output):
+        path = inbox / "call.wav"
+        with path.open("wb") as copying:
+            for _ in range(6):
+                copying.write(b"x" * 1000)
+                copying.flush()
+                await asyncio.sleep(stable / 2)  # a slow copy: written to again within STABLE
+                assert output.empty(), "handed on while still being written"
+        found = await asyncio.wait_for(output.get(), timeout=10)
+    assert found.signature.size == 6000

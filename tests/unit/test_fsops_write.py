@@ -199,6 +199,17 @@ def test_sha256_file_reads_what_a_file_grew_by_after_its_size_was_taken(
     assert sha256_file(path) == hashlib.sha256(b"start" + b"x" * 100_000).hexdigest()
 
 
+def test_sha256_fd_hashes_from_the_start_whatever_was_read_before(tmp_path: Path) -> None:
+    data = os.urandom(fsops.SMALL_READ_BYTES * 3)
+    (tmp_path / "a").write_bytes(data)
+    fd = os.open(tmp_path / "a", os.O_RDONLY)
+    try:
+        os.read(fd, len(data))  # at the end, as a sniffer may leave it
+        assert fsops.sha256_fd(fd, len(data)) == hashlib.sha256(data).hexdigest()
+    finally:
+        os.close(fd)
+
+
 def test_sha256_file_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(OSError) as caught:

@@ -8,6 +8,7 @@ it is being read is let go; the watcher will take it again once it is stable.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from typing import Any
 import structlog
 
 from hrec_ingest import diskwork
-from hrec_ingest.audio import AudioInfo, NotAudioError, sniff_audio
-from hrec_ingest.fsops import sha256_file
+from hrec_ingest.audio import AudioInfo, NotAudioError, sniff_open_file
+from hrec_ingest.fsops import sha256_fd
 from hrec_ingest.journal import NewFile
 from hrec_ingest.pipeline.batcher import ReadyFile
 from hrec_ingest.pipeline.claims import Claims
@@ -54,15 +55,33 @@ def audio_facts(info: AudioInfo | None) -> dict[str, Any] | None:
 
 
 def _examine(stable: StableFile, max_bytes: int) -> _Examined:
+    """Sniff and hash a stable file through one open of it.
+
+    Checked before opening (a device or FIFO is not opened at all), opened
+    without following a symbolic link, checked again through the open file
+    (it must still be the file the watcher saw), and looked at once more by
+    path at the end: a file written to or replaced meanwhile is ``changed``.
+    """
+    if not stat.S_ISREG(os.lstat(stable.path).st_mode):
+        return _Examined(None, "", None, changed=True)
     try:
-        info: AudioInfo | None = sniff_audio(stable.path, max_bytes=max_bytes)
-        problem = None
-    except NotAudioError as exc:
-        info, problem = None, exc
-    st = os.lstat(stable.path)
-    if not stat.S_ISREG(st.st_mode):
-        return _Examined(None, "", problem, changed=True)
-    digest = sha256_file(stable.path) if stable.signature.size <= max_bytes else ""
+        fd = os.open(stable.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # became a symbolic link since the lstat
+            return _Examined(None, "", None, changed=True)
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or Signature.of(st) != stable.signature:
+            return _Examined(None, "", None, changed=True)
+        try:
+            info: AudioInfo | None = sniff_open_file(fd, st, max_bytes=max_bytes)
+            problem = None
+        except NotAudioError as exc:
+            info, problem = None, exc
+        digest = sha256_fd(fd, st.st_size) if st.st_size <= max_bytes else ""
+    finally:
+        os.close(fd)
     changed = Signature.of(os.lstat(stable.path)) != stable.signature
     return _Examined(info, digest, problem, changed)
 
