@@ -246,6 +246,8 @@ class Watcher:
             # One hop for the lot: an lstat on the event loop gives the GIL up, and winning
             # it back from the busy worker threads cost about as much as the rest of a file's
             # detection. A path deleted and made again in one batch is looked at as it is now.
+            if not changed:
+                continue  # deletions only: nothing to look at, no hop
             stats = await diskwork.in_thread(_lstat_each, changed)
             for raw, st in zip(changed, stats, strict=True):
                 await self._on_changed(raw, st, now)
