@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -144,34 +143,6 @@ async def test_files_dropped_while_the_watcher_starts_are_not_left_to_the_rescan
             while len(found) < 40:
                 found.add((await output.get()).rel_path)
     assert found == {f"new/call-{i}.wav" for i in range(40)}
-
-
-async def test_files_are_looked_at_off_the_event_loop(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each lstat on the loop gave the GIL up to the busy workers; events and releases hop."""
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    loop_thread = threading.get_ident()
-    on_loop: list[str] = []
-    real_lstat = os.lstat
-
-    def lstat(path: object, *args: object, **kwargs: object) -> os.stat_result:
-        if threading.get_ident() == loop_thread:
-            on_loop.append(str(path))
-        return real_lstat(path, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "lstat", lstat)
-    async with watching(inbox, Claims(), stable=0.2, rescan=600) as (_, output):
-        await asyncio.sleep(0.3)  # past the first scan, so that events bring the files
-        for i in range(5):
-            (inbox / f"call-{i}.wav").write_bytes(b"new audio")
-        found: set[str] = set()
-        async with asyncio.timeout(10):
-            while len(found) < 5:
-                found.add((await output.get()).rel_path)
-    assert found == {f"call-{i}.wav" for i in range(5)}
-    assert on_loop == []
 
 
 async def test_a_file_replaced_within_one_batch_of_events_is_still_taken(tmp_path: Path) -> None:

@@ -12,14 +12,13 @@ import asyncio
 import os
 import stat
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 import watchfiles
 
-from hrec_ingest import diskwork
 from hrec_ingest.pipeline.claims import Claims, InboxKey
 from hrec_ingest.pipeline.delays import DelayQueue
 from hrec_ingest.pipeline.rules import ignore_reason
@@ -237,23 +236,16 @@ class Watcher:
             ignore_permission_denied=True,
         ):
             now = self.clock()
-            changed: list[str] = []
             for change, raw in changes:
                 if change == watchfiles.Change.deleted:
                     self._forget(raw)
-                else:
-                    changed.append(raw)
-            # One hop for the lot: an lstat on the event loop gives the GIL up, and winning
-            # it back from the busy worker threads cost about as much as the rest of a file's
-            # detection. A path deleted and made again in one batch is looked at as it is now.
-            if not changed:
-                continue  # deletions only: nothing to look at, no hop
-            stats = await diskwork.in_thread(_lstat_each, changed)
-            for raw, st in zip(changed, stats, strict=True):
-                await self._on_changed(raw, st, now)
+                    continue
+                await self._on_changed(raw, now)
 
-    async def _on_changed(self, path: str, st: os.stat_result | None, now: float) -> None:
-        if st is None:
+    async def _on_changed(self, path: str, now: float) -> None:
+        try:
+            st = os.lstat(path)
+        except OSError:
             self._forget(path)
             return
         if stat.S_ISDIR(st.st_mode):
@@ -291,7 +283,7 @@ class Watcher:
         stopped = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                ready = await self._collect_stable()
+                ready = list(self._collect_stable(self.clock()))
                 ready.sort(key=lambda f: (f.signature.mtime_ns, f.rel_path))
                 for stable in ready:
                     self.claims.claim((stable.tenant, stable.rel_path))
@@ -302,45 +294,27 @@ class Watcher:
         finally:
             stopped.cancel()
 
-    async def _collect_stable(self) -> list[StableFile]:
-        """The due files that kept their signature; each one looked at again, all in one hop."""
-        now = self.clock()
-        due: list[tuple[InboxKey, _Pending, Path]] = []
+    def _collect_stable(self, now: float) -> Iterator[StableFile]:
         for key in self._due.pop_due():
             pending = self._pending.get(key)
             if pending is None or pending.since + self.stable_seconds > now or key in self.claims:
                 continue  # forgotten, superseded by a newer observation, or already held
-            due.append((key, pending, self._path_of(key)))
-        if not due:
-            return []
-        stats = await diskwork.in_thread(_lstat_each, [path for _, _, path in due])
-        stable: list[StableFile] = []
-        for (key, pending, path), st in zip(due, stats, strict=True):
-            if self._pending.get(key) is not pending:
-                continue  # an event or a scan saw it again during the hop: that one decides
-            if st is None or not stat.S_ISREG(st.st_mode):
+            path = self._path_of(key)
+            try:
+                st = path.lstat()
+            except OSError:
                 del self._pending[key]
                 continue
             current = Signature.of(st)
-            if current != pending.signature:
+            if not stat.S_ISREG(st.st_mode):
+                del self._pending[key]
+            elif current != pending.signature:
                 self._observe(key, current, now)
             else:
                 del self._pending[key]
-                stable.append(StableFile(key[0], key[1], path, current, now))
-        return stable
+                yield StableFile(key[0], key[1], path, current, now)
 
     def _path_of(self, key: InboxKey) -> Path:
         tenant, rel_path = key
         base = self.layout.files_dir / tenant if self.layout.multi_tenant else self.layout.files_dir
         return base.joinpath(*rel_path.split("/"))
-
-
-def _lstat_each(paths: Sequence[str | Path]) -> list[os.stat_result | None]:
-    """``os.lstat`` of each path, None for one that is gone or cannot be looked at."""
-    stats: list[os.stat_result | None] = []
-    for path in paths:
-        try:
-            stats.append(os.lstat(path))
-        except OSError:
-            stats.append(None)
-    return stats
