@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -173,3 +174,49 @@ async def test_a_file_still_growing_is_not_handed_on_until_it_stops(tmp_path: Pa
                 assert output.empty(), "handed on while still being written"
         found = await asyncio.wait_for(output.get(), timeout=10)
     assert found.signature.size == 6000
+
+
+class SteppingClock:
+    """A clock that moves on by an uneven step at every reading, as a busy process's does."""
+
+    def __init__(self, seed: int) -> None:
+        self.now = 1000.0
+        self._random = random.Random(seed)
+
+    def __call__(self) -> float:
+        self.now += self._random.uniform(0.0, 0.002)
+        return self.now
+
+
+@pytest.mark.parametrize("seed", range(5))
+async def test_every_stable_file_is_taken_however_the_clock_moves_between_readings(
+    tmp_path: Path, seed: int
+) -> None:
+    """A file falling due between two readings of the clock is not left pending for ever.
+
+    Found as a file dropped during a server outage and never sent: the watcher once
+    compared two readings taken a GIL hand-off apart, dropped the due entry and kept
+    the file pending, and a rescan seeing the same file then changed nothing.
+    """
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    names = {f"call-{i}.wav" for i in range(50)}
+    for name in names:
+        (inbox / name).write_bytes(b"x")
+    clock = SteppingClock(seed)
+    watcher = Watcher(
+        InboxLayout(inbox, frozenset({"demo"}), multi_tenant=False),
+        audio_extensions=AUDIO,
+        stable_seconds=1.0,
+        rescan_seconds=600,
+        claims=Claims(),
+        output=asyncio.Queue(),
+        clock=clock,
+    )
+    taken: set[str] = set()
+    for _ in range(5):  # each rescan observes every file not yet taken
+        await watcher.rescan()
+        for _ in range(2000):  # each pass reads the clock, which moves on
+            taken.update(stable.rel_path for stable in watcher.take_stable())
+    assert taken == names
+    assert watcher.pending_count == 0

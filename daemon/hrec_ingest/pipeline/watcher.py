@@ -12,7 +12,7 @@ import asyncio
 import os
 import stat
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,10 +74,11 @@ class InboxLayout:
         return parts[0], "/".join(parts[1:])
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pending:
+    """One observation of a file; its identity ties it to its entry in the due queue."""
+
     signature: Signature
-    since: float
 
 
 @dataclass
@@ -166,7 +167,11 @@ class Watcher:
         self.clock = clock
         self.unknown_folders: set[str] = set()
         self._pending: dict[InboxKey, _Pending] = {}
-        self._due: DelayQueue[InboxKey] = DelayQueue(clock)
+        # Each due entry carries the observation it was made for: a popped entry whose
+        # observation is no longer the pending one was superseded or forgotten. Judging
+        # by identity rather than by comparing times matters: a GIL hand-off between two
+        # clock readings once left a file pending with no due entry, never taken.
+        self._due: DelayQueue[tuple[InboxKey, _Pending]] = DelayQueue(clock)
         self._ignored_logged: set[str] = set()
 
     @property
@@ -222,8 +227,8 @@ class Watcher:
         pending = self._pending.get(key)
         if pending is not None and pending.signature == signature:
             return
-        self._pending[key] = _Pending(signature, now)
-        self._due.put(key, max(0.0, now + self.stable_seconds - self.clock()))
+        observed = self._pending[key] = _Pending(signature)
+        self._due.put((key, observed), max(0.0, now + self.stable_seconds - self.clock()))
 
     async def _follow_events(self, stop: asyncio.Event) -> None:
         async for changes in watchfiles.awatch(
@@ -283,9 +288,7 @@ class Watcher:
         stopped = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                ready = list(self._collect_stable(self.clock()))
-                ready.sort(key=lambda f: (f.signature.mtime_ns, f.rel_path))
-                for stable in ready:
+                for stable in self.take_stable():
                     self.claims.claim((stable.tenant, stable.rel_path))
                     await self.output.put(stable)
                 due = asyncio.ensure_future(self._due.wait_due())
@@ -294,25 +297,34 @@ class Watcher:
         finally:
             stopped.cancel()
 
-    def _collect_stable(self, now: float) -> Iterator[StableFile]:
-        for key in self._due.pop_due():
-            pending = self._pending.get(key)
-            if pending is None or pending.since + self.stable_seconds > now or key in self.claims:
-                continue  # forgotten, superseded by a newer observation, or already held
+    def take_stable(self) -> list[StableFile]:
+        """Every pending file that kept its signature STABLE_SECONDS, oldest first.
+
+        A file whose signature changed meanwhile is observed again; a file gone, or
+        held by a claim, stops being pending (a later scan sees it afresh).
+        """
+        now = self.clock()
+        ready: list[StableFile] = []
+        for key, observed in self._due.pop_due():
+            if self._pending.get(key) is not observed:
+                continue  # forgotten, or superseded by a newer observation with its own entry
+            del self._pending[key]
+            if key in self.claims:
+                continue
             path = self._path_of(key)
             try:
                 st = path.lstat()
             except OSError:
-                del self._pending[key]
                 continue
             current = Signature.of(st)
             if not stat.S_ISREG(st.st_mode):
-                del self._pending[key]
-            elif current != pending.signature:
+                continue
+            if current != observed.signature:
                 self._observe(key, current, now)
             else:
-                del self._pending[key]
-                yield StableFile(key[0], key[1], path, current, now)
+                ready.append(StableFile(key[0], key[1], path, current, now))
+        ready.sort(key=lambda f: (f.signature.mtime_ns, f.rel_path))
+        return ready
 
     def _path_of(self, key: InboxKey) -> Path:
         tenant, rel_path = key
