@@ -25,6 +25,7 @@ from hrec_ingest.service import (
     apply_umask,
     install_signal_handlers,
     make_clients,
+    open_gets,
     open_session,
 )
 
@@ -102,8 +103,8 @@ async def _serve(settings: Settings, journal: Journal, metrics: Metrics) -> int:
     stop, force = asyncio.Event(), asyncio.Event()
     install_signal_handlers(stop, force)
     notifier = SystemdNotifier()
-    async with open_session(settings) as session:
-        clients = make_clients(settings, session, metrics.observer)
+    async with open_session(settings) as session, open_gets(settings) as gets:
+        clients = make_clients(settings, session, metrics.observer, gets)
         daemon = Daemon(settings, journal, metrics.observer)
         daemon.stop_taking = stop
         disk = DiskSpace(

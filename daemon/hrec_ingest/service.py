@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import ssl
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from hrec_ingest.config import Settings
 from hrec_ingest.fsops import use_umask
 from hrec_ingest.journal import Journal
 from hrec_ingest.miaop import (
+    KeepAliveGets,
     MiaopClient,
     Observer,
     RetryPolicy,
@@ -31,6 +33,7 @@ from hrec_ingest.miaop import (
     make_session,
     make_ssl_context,
 )
+from hrec_ingest.miaop.session import USER_AGENT
 from hrec_ingest.pipeline.batcher import Batcher, BatchPolicy
 from hrec_ingest.pipeline.claims import Claims
 from hrec_ingest.pipeline.exporter import Exporter, ExportTiming
@@ -71,7 +74,10 @@ def folders_of(settings: Settings) -> Folders:
 
 
 def make_clients(
-    settings: Settings, session: aiohttp.ClientSession, observer: Observer | None = None
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    observer: Observer | None = None,
+    gets: KeepAliveGets | None = None,
 ) -> dict[str, MiaopClient]:
     """One token manager and client per tenant, all on the one process-wide session."""
     retry = RetryPolicy(
@@ -91,19 +97,46 @@ def make_clients(
             client_id=settings.keycloak_client_id,
             observer=observer,
         )
-        clients[tenant.name] = MiaopClient(session, api, tokens, retry=retry, observer=observer)
+        clients[tenant.name] = MiaopClient(
+            session, api, tokens, retry=retry, observer=observer, gets=gets
+        )
     return clients
 
 
 def open_session(settings: Settings) -> aiohttp.ClientSession:
-    context = make_ssl_context(
+    """The aiohttp session: token requests, uploads, deletions."""
+    return make_session(
+        _ssl_context(settings),
+        pool_limit=_pool_limit(settings),
+        timeout_seconds=settings.http_timeout_seconds,
+    )
+
+
+def open_gets(settings: Settings) -> KeepAliveGets:
+    """The plain GETs' own connections (status, meetings, transcriptions): see keepalive.py.
+
+    Bounded like the session, so the server sees at most twice the pool: the
+    session's connections mostly carry uploads, these mostly reads.
+    """
+    return KeepAliveGets(
+        _ssl_context(settings),
+        limit=_pool_limit(settings),
+        timeout_seconds=settings.http_timeout_seconds,
+        user_agent=USER_AGENT,
+    )
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext:
+    return make_ssl_context(
         verify=settings.tls_verify,
         ca_bundle=settings.ca_bundle,
         client_cert=settings.client_cert,
         client_key=settings.client_key,
     )
-    pool = settings.submit_concurrency + settings.poll_concurrency + 4
-    return make_session(context, pool_limit=pool, timeout_seconds=settings.http_timeout_seconds)
+
+
+def _pool_limit(settings: Settings) -> int:
+    return settings.submit_concurrency + settings.poll_concurrency + 4
 
 
 class Daemon:

@@ -13,9 +13,12 @@ import structlog
 import trustme
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
+from yarl import URL
 
 from hrec_ingest.miaop import (
+    KeepAliveGets,
     MiaopClient,
+    NullObserver,
     RetryPolicy,
     TlsConfigError,
     TlsError,
@@ -24,6 +27,7 @@ from hrec_ingest.miaop import (
     make_session,
     make_ssl_context,
 )
+from hrec_ingest.miaop.transport import send_get
 
 ONE = RetryPolicy(attempts=1)
 
@@ -80,11 +84,28 @@ async def tls_server(context: ssl.SSLContext) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def fetch_task(url: str, context: ssl.SSLContext) -> str:
+async def fetch_task(url: str, context: ssl.SSLContext, way: str = "aiohttp") -> str:
+    """A task's status through the client (aiohttp), or a bare GET through KeepAliveGets."""
+    if way == "keepalive":
+        async with KeepAliveGets(context, limit=2, timeout_seconds=10, user_agent="t") as gets:
+            response = await send_get(
+                gets,
+                URL(url) / "api/tasks/t1",
+                endpoint="task",
+                observer=NullObserver(),
+                headers={},
+            )
+            return str(response.json()["taskStatus"])
     async with make_session(context, pool_limit=2, timeout_seconds=10) as session:
         tokens = TokenManager(session, url, "demo", "user", "pw", retry=ONE)
         client = MiaopClient(session, url, tokens, retry=ONE)
         return (await client.get_task("t1")).taskStatus
+
+
+@pytest.fixture(params=["aiohttp", "keepalive"])
+def way(request: pytest.FixtureRequest) -> str:
+    """Both HTTP paths: aiohttp's (tokens, uploads), and KeepAliveGets's (plain GETs)."""
+    return str(request.param)
 
 
 class TestContext:
@@ -156,31 +177,35 @@ class TestContext:
 
 
 class TestHandshakes:
-    async def test_trusted_with_the_ca_bundle(self, ca: trustme.CA, ca_pem: Path) -> None:
+    async def test_trusted_with_the_ca_bundle(self, way: str, ca: trustme.CA, ca_pem: Path) -> None:
         async with tls_server(server_context(ca, require_client_cert=False)) as url:
-            assert await fetch_task(url, make_ssl_context(True, ca_pem, None, None)) == "sttDone"
+            assert (
+                await fetch_task(url, make_ssl_context(True, ca_pem, None, None), way) == "sttDone"
+            )
 
-    async def test_untrusted_without_it(self, ca: trustme.CA) -> None:
+    async def test_untrusted_without_it(self, way: str, ca: trustme.CA) -> None:
         async with tls_server(server_context(ca, require_client_cert=False)) as url:
             with pytest.raises(TlsError) as caught:
-                await fetch_task(url, make_ssl_context(True, None, None, None))
+                await fetch_task(url, make_ssl_context(True, None, None, None), way)
         message = str(caught.value)
         assert "not trusted" in message and "CA_BUNDLE" in message and "TLS_VERIFY=false" in message
         assert not caught.value.retryable
 
-    async def test_verification_off_connects_anyway(self, ca: trustme.CA) -> None:
+    async def test_verification_off_connects_anyway(self, way: str, ca: trustme.CA) -> None:
         async with tls_server(server_context(ca, require_client_cert=False)) as url:
-            assert await fetch_task(url, make_ssl_context(False, None, None, None)) == "sttDone"
+            assert (
+                await fetch_task(url, make_ssl_context(False, None, None, None), way) == "sttDone"
+            )
 
     async def test_mutual_tls(
-        self, ca: trustme.CA, ca_pem: Path, client_pems: tuple[Path, Path]
+        self, way: str, ca: trustme.CA, ca_pem: Path, client_pems: tuple[Path, Path]
     ) -> None:
         async with tls_server(server_context(ca, require_client_cert=True)) as url:
             context = make_ssl_context(True, ca_pem, *client_pems)
-            assert await fetch_task(url, context) == "sttDone"
+            assert await fetch_task(url, context, way) == "sttDone"
 
     async def test_mutual_tls_without_a_client_certificate(
-        self, ca: trustme.CA, ca_pem: Path
+        self, way: str, ca: trustme.CA, ca_pem: Path
     ) -> None:
         context = server_context(ca, require_client_cert=True)
         # TLS 1.2 refuses the client inside the handshake (TLS 1.3 only after it, when a
@@ -190,5 +215,5 @@ class TestHandshakes:
         context.maximum_version = ssl.TLSVersion.TLSv1_2
         async with tls_server(context) as url:
             with pytest.raises(TransportError, match="CLIENT_CERT and CLIENT_KEY") as caught:
-                await fetch_task(url, make_ssl_context(True, ca_pem, None, None))
+                await fetch_task(url, make_ssl_context(True, ca_pem, None, None), way)
         assert caught.value.retryable

@@ -29,6 +29,7 @@ from hrec_ingest.miaop.errors import (
     UnexpectedResponseError,
 )
 from hrec_ingest.miaop.filters import TaskListFilter, filter_document
+from hrec_ingest.miaop.keepalive import KeepAliveGets
 from hrec_ingest.miaop.observer import NullObserver, Observer
 from hrec_ingest.miaop.retry import RetryPolicy
 from hrec_ingest.miaop.session import make_session
@@ -41,6 +42,7 @@ __all__ = [
     "AuthenticationError",
     "ConflictError",
     "HttpStatusError",
+    "KeepAliveGets",
     "LocalFileError",
     "MiaopClient",
     "MiaopError",

@@ -31,6 +31,12 @@ from hrec_ingest.miaop.errors import (
     UnexpectedResponseError,
     error_for_status,
 )
+from hrec_ingest.miaop.keepalive import (
+    AnswerUnreadable,
+    CannotConnect,
+    ClosedBeforeAnswer,
+    KeepAliveGets,
+)
 from hrec_ingest.miaop.observer import Observer
 from hrec_ingest.miaop.retry import parse_retry_after
 
@@ -154,6 +160,38 @@ async def send(
         )
 
 
+async def send_get(
+    gets: KeepAliveGets,
+    url: URL,
+    *,
+    endpoint: str,
+    observer: Observer,
+    headers: Mapping[str, str],
+) -> Response:
+    """:func:`send` for a GET without a body, over :class:`KeepAliveGets`: same errors, same
+    measurements."""
+    started = time.monotonic()
+    outcome: int | str = "connection"
+    try:
+        answer = await gets.get(url, headers)
+        outcome = answer.status
+        return Response(answer.status, answer.headers, answer.body, endpoint)
+    except (TimeoutError, OSError, AnswerUnreadable) as exc:
+        error = transport_error(exc, url)
+        outcome = "tls" if isinstance(error, TlsError) else _outcome_label(exc)
+        raise error from exc
+    finally:
+        seconds = time.monotonic() - started
+        observer.on_request(endpoint, outcome, seconds)
+        log.debug(
+            "miaop.request",
+            endpoint=endpoint,
+            method="GET",
+            status=outcome,
+            seconds=round(seconds, 4),
+        )
+
+
 def _outcome_label(exc: BaseException) -> str:
     return "timeout" if isinstance(exc, TimeoutError) else "connection"
 
@@ -179,8 +217,9 @@ def transport_error(exc: BaseException, url: URL) -> MiaopError:
         return TransportError(f"timed out connecting to {host}", connected=False)
     if isinstance(exc, TimeoutError):
         return TransportError(f"timed out waiting for {host}")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        if url.scheme == "https" and isinstance(exc.os_error, ConnectionResetError):
+    connect_error = _connect_os_error(exc)
+    if connect_error is not None:
+        if url.scheme == "https" and isinstance(connect_error, ConnectionResetError):
             # TCP was up (a refused connect is not a reset), so the TLS handshake was cut:
             # often a server that wants a client certificate. Still retried: it may be a blip.
             return TransportError(
@@ -188,7 +227,7 @@ def transport_error(exc: BaseException, url: URL) -> MiaopError:
                 "a client certificate, set CLIENT_CERT and CLIENT_KEY",
                 connected=False,
             )
-        return TransportError(f"cannot connect to {host}: {exc.os_error}", connected=False)
+        return TransportError(f"cannot connect to {host}: {connect_error}", connected=False)
     if url.scheme == "https" and _closed_without_answer(exc):
         # With TLS 1.3 the client's side of the handshake ends before the server checks the
         # client's certificate, so that refusal arrives as a connection closed unanswered.
@@ -199,8 +238,15 @@ def transport_error(exc: BaseException, url: URL) -> MiaopError:
     return TransportError(f"connection to {host} failed: {type(exc).__name__}: {exc}")
 
 
+def _connect_os_error(exc: BaseException) -> OSError | None:
+    """Why no connection could be made, if that is what ``exc`` says."""
+    if isinstance(exc, aiohttp.ClientConnectorError | CannotConnect):
+        return exc.os_error
+    return None
+
+
 def _closed_without_answer(exc: BaseException) -> bool:
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
+    if isinstance(exc, aiohttp.ServerDisconnectedError | ClosedBeforeAnswer):
         return True
     return isinstance(exc, aiohttp.ClientOSError) and exc.errno == errno.ECONNRESET
 
