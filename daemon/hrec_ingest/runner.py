@@ -27,6 +27,7 @@ from hrec_ingest.service import (
     make_clients,
     open_gets,
     open_session,
+    tls_context,
 )
 
 log = structlog.get_logger(__name__)
@@ -103,7 +104,8 @@ async def _serve(settings: Settings, journal: Journal, metrics: Metrics) -> int:
     stop, force = asyncio.Event(), asyncio.Event()
     install_signal_handlers(stop, force)
     notifier = SystemdNotifier()
-    async with open_session(settings) as session, open_gets(settings) as gets:
+    context = tls_context(settings)
+    async with open_session(settings, context) as session, open_gets(settings, context) as gets:
         clients = make_clients(settings, session, metrics.observer, gets)
         daemon = Daemon(settings, journal, metrics.observer)
         daemon.stop_taking = stop

@@ -103,30 +103,33 @@ def make_clients(
     return clients
 
 
-def open_session(settings: Settings) -> aiohttp.ClientSession:
-    """The aiohttp session: token requests, uploads, deletions."""
+def open_session(
+    settings: Settings, context: ssl.SSLContext | None = None
+) -> aiohttp.ClientSession:
+    """The aiohttp session: token requests and uploads (``context``: default from settings)."""
     return make_session(
-        _ssl_context(settings),
+        context if context is not None else tls_context(settings),
         pool_limit=_pool_limit(settings),
         timeout_seconds=settings.http_timeout_seconds,
     )
 
 
-def open_gets(settings: Settings) -> KeepAliveGets:
+def open_gets(settings: Settings, context: ssl.SSLContext) -> KeepAliveGets:
     """The plain GETs' own connections (status, meetings, transcriptions): see keepalive.py.
 
     Bounded like the session, so the server sees at most twice the pool: the
     session's connections mostly carry uploads, these mostly reads.
     """
     return KeepAliveGets(
-        _ssl_context(settings),
+        context,
         limit=_pool_limit(settings),
         timeout_seconds=settings.http_timeout_seconds,
         user_agent=USER_AGENT,
     )
 
 
-def _ssl_context(settings: Settings) -> ssl.SSLContext:
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """The process's one SSL context: built once, as it reads files and may warn."""
     return make_ssl_context(
         verify=settings.tls_verify,
         ca_bundle=settings.ca_bundle,

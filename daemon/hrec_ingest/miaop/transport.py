@@ -149,15 +149,7 @@ async def send(
         outcome = "tls" if isinstance(error, TlsError) else _outcome_label(exc)
         raise error from exc
     finally:
-        seconds = time.monotonic() - started
-        observer.on_request(endpoint, outcome, seconds)
-        log.debug(
-            "miaop.request",
-            endpoint=endpoint,
-            method=method,
-            status=outcome,
-            seconds=round(seconds, 4),
-        )
+        _report(observer, endpoint, method, outcome, started)
 
 
 async def send_get(
@@ -181,15 +173,18 @@ async def send_get(
         outcome = "tls" if isinstance(error, TlsError) else _outcome_label(exc)
         raise error from exc
     finally:
-        seconds = time.monotonic() - started
-        observer.on_request(endpoint, outcome, seconds)
-        log.debug(
-            "miaop.request",
-            endpoint=endpoint,
-            method="GET",
-            status=outcome,
-            seconds=round(seconds, 4),
-        )
+        _report(observer, endpoint, "GET", outcome, started)
+
+
+def _report(
+    observer: Observer, endpoint: str, method: str, outcome: int | str, started: float
+) -> None:
+    """Hand one finished exchange to the observer and the debug log."""
+    seconds = time.monotonic() - started
+    observer.on_request(endpoint, outcome, seconds)
+    log.debug(
+        "miaop.request", endpoint=endpoint, method=method, status=outcome, seconds=round(seconds, 4)
+    )
 
 
 def _outcome_label(exc: BaseException) -> str:
