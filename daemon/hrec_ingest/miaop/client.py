@@ -252,15 +252,14 @@ class MiaopClient:
         ``data`` is a factory because a streamed body can be sent only once.
         """
 
-        headers = {"Authorization": "", "Accept": "application/json"}
-        lean = self._gets is not None and method == "GET" and data is None and timeout is None
+        plain_get = method == "GET" and data is None and timeout is None
+        gets = self._gets if plain_get else None
 
         async def exchange(token: str) -> Response:
-            if lean:
-                assert self._gets is not None
-                headers["Authorization"] = f"Bearer {token}"
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            if gets is not None:
                 return await send_get(
-                    self._gets, url, endpoint=endpoint, observer=self._observer, headers=headers
+                    gets, url, endpoint=endpoint, observer=self._observer, headers=headers
                 )
             return await send(
                 self._session,
@@ -268,7 +267,7 @@ class MiaopClient:
                 url,
                 endpoint=endpoint,
                 observer=self._observer,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                headers=headers,
                 data=data() if data is not None else None,
                 timeout=timeout,
             )
