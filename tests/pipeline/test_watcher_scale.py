@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+import watchfiles
 
 from hrec_ingest.pipeline.claims import Claims
 from hrec_ingest.pipeline.watcher import InboxLayout, StableFile, Watcher, scan_tree
@@ -158,6 +159,37 @@ async def test_a_file_replaced_within_one_batch_of_events_is_still_taken(tmp_pat
         found = await asyncio.wait_for(output.get(), timeout=10)
     assert found.rel_path == "call.wav"
     assert found.signature.size == len(b"second take")
+
+
+@pytest.mark.parametrize("deleted_last", [False, True])
+async def test_a_batch_with_deleted_and_added_for_one_path_looks_at_the_path_as_it_is(
+    tmp_path: Path, deleted_last: bool
+) -> None:
+    """watchfiles gives a set: "deleted" may come after "added" for a file made again."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    path = inbox / "call.wav"
+    path.write_bytes(b"second take")
+    changes = [(watchfiles.Change.added, str(path)), (watchfiles.Change.deleted, str(path))]
+    if not deleted_last:
+        changes.reverse()
+    watcher = Watcher(
+        InboxLayout(inbox, frozenset({"demo"}), multi_tenant=False),
+        audio_extensions=AUDIO,
+        stable_seconds=0.0,
+        rescan_seconds=600,
+        claims=Claims(),
+        output=asyncio.Queue(),
+    )
+    await watcher.on_events(changes, time.monotonic())
+    assert watcher.pending_count == 1
+    [found] = watcher.take_stable()
+    assert found.rel_path == "call.wav"
+    assert found.signature.size == len(b"second take")
+
+    path.unlink()
+    await watcher.on_events([(watchfiles.Change.deleted, str(path))], time.monotonic())
+    assert watcher.pending_count == 0, "a path gone is forgotten"
 
 
 async def test_a_file_still_growing_is_not_handed_on_until_it_stops(tmp_path: Path) -> None:

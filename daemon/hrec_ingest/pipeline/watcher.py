@@ -12,7 +12,7 @@ import asyncio
 import os
 import stat
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,12 +240,16 @@ class Watcher:
             watch_filter=None,
             ignore_permission_denied=True,
         ):
-            now = self.clock()
-            for change, raw in changes:
-                if change == watchfiles.Change.deleted:
-                    self._forget(raw)
-                    continue
-                await self._on_changed(raw, now)
+            await self.on_events(changes, self.clock())
+
+    async def on_events(self, changes: Iterable[tuple[watchfiles.Change, str]], now: float) -> None:
+        """Look at each path of one batch of events as it is now, whatever the event said.
+
+        The batch is a set, so its order is arbitrary: a file deleted and made again
+        within one batch may show its "deleted" last. A path gone is forgotten.
+        """
+        for raw in dict.fromkeys(raw for _, raw in changes):
+            await self._on_changed(raw, now)
 
     async def _on_changed(self, path: str, now: float) -> None:
         try:
