@@ -18,6 +18,7 @@ import aiohttp
 import psutil
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 
 from hrec_ingest.miaop import (
     MiaopClient,
@@ -200,6 +201,61 @@ async def test_small_files_read_ahead_and_large_ones_streamed_arrive_alike(
     assert len(received.parts) == 2  # a retry reads the small files again
     for attempt in received.parts:
         assert [data for *_, data in attempt[1:]] == list(contents.values())
+
+
+class RecordingWriter(AbstractStreamWriter):
+    """Keeps each write it is given, as the socket would get them."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(chunk))
+
+    async def write_eof(self, chunk: bytes = b"") -> None:
+        raise AssertionError("not used by a body")
+
+    async def drain(self) -> None:
+        pass
+
+    def enable_compression(self, encoding: str = "deflate", strategy: int | None = None) -> None:
+        raise AssertionError("not used by a body")
+
+    def enable_chunking(self) -> None:
+        raise AssertionError("not used by a body")
+
+    async def write_headers(self, status_line: str, headers: Any) -> None:
+        raise AssertionError("not used by a body")
+
+
+async def test_the_body_is_aiohttps_multipart_in_few_large_writes(tmp_path: Path) -> None:
+    """Twenty small files in one send, a streamed file's chunks as they are; same bytes."""
+    contents = {f"call-{i}.wav": os.urandom(2000) for i in range(20)}
+    contents["large.wav"] = os.urandom(upload.CHUNK_BYTES + 10)
+    files = write_files(tmp_path, contents)
+    progress = upload.Progress(None, lambda n: None)
+    body = upload.build_body(
+        make_task(list(contents)),
+        files,
+        progress,
+        write_timeout=5,
+        contents=upload.read_small_files(files),
+    )
+    plain = aiohttp.MultipartWriter("form-data", boundary=body.boundary)
+    for payload, *_ in body._parts:
+        plain.append_payload(payload)
+
+    gathered, one_by_one = RecordingWriter(), RecordingWriter()
+    await body.write(gathered)
+    await plain.write(one_by_one)
+
+    assert b"".join(gathered.writes) == b"".join(one_by_one.writes)
+    assert len(one_by_one.writes) > 4 * 21, "aiohttp writes each piece of each part apart"
+    # The task and the 20 small files in one send; the large file's first chunk straight
+    # through; its last 10 bytes gathered with the closing boundary.
+    sizes = [len(write) for write in gathered.writes]
+    assert sizes[1:] == [upload.CHUNK_BYTES, 10 + len(b"\r\n--" + body._boundary + b"--\r\n")]
+    assert sizes[0] < upload.GATHER_BYTES
 
 
 def test_read_ahead_stops_at_its_budget_and_refuses_a_changed_file(

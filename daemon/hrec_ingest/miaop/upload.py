@@ -20,6 +20,7 @@ from typing import IO, Any
 import aiohttp
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
+from multidict import CIMultiDict
 
 from hrec_ingest.miaop.errors import LocalFileError
 from hrec_ingest.miaop.models import TaskMetadata
@@ -52,7 +53,7 @@ class Progress:
         self._on_bytes = on_bytes
 
     def add(self, n: int) -> None:
-        """Record ``n`` more bytes handed to the socket."""
+        """Record ``n`` more bytes handed on to be sent (up to ``GATHER_BYTES`` ahead of sends)."""
         self.sent += n
         self._on_bytes(n)
         if self._on_progress is not None:
@@ -66,7 +67,6 @@ class FilePartPayload(Payload):
         self,
         part: UploadPart,
         progress: Progress,
-        write_timeout: float | None,
         content: bytes | None = None,
     ) -> None:
         super().__init__(part.path, content_type=part.content_type, filename=part.filename)
@@ -74,7 +74,6 @@ class FilePartPayload(Payload):
         self._content = content  # the whole file, when it was read ahead
         self._size = part.size
         self._progress = progress
-        self._write_timeout = write_timeout
         # As browsers do (WHATWG form-data): the name as UTF-8, only '"', CR and LF escaped.
         # aiohttp's default would percent-encode it all, and the server would then see a
         # name that no MeetingDesc holds.
@@ -121,9 +120,8 @@ class FilePartPayload(Payload):
                 remaining -= len(chunk)
 
     async def _send(self, writer: AbstractStreamWriter, chunk: bytes) -> None:
-        # aiohttp has no write timeout: a peer that stops reading would stall us forever.
-        async with asyncio.timeout(self._write_timeout):
-            await writer.write(chunk)
+        # The write timeout is the body's (UploadBody), around each send to the socket.
+        await writer.write(chunk)
         self._progress.add(len(chunk))
 
 
@@ -216,18 +214,92 @@ def build_body(
     *,
     write_timeout: float | None,
     contents: Sequence[bytes | None] | None = None,
-) -> aiohttp.MultipartWriter:
+) -> UploadBody:
     """A fresh multipart body for one attempt; all sizes are known, so Content-Length is set.
 
     ``contents[i]``, when given and not None, is ``files[i]`` already read.
     """
-    body = aiohttp.MultipartWriter("form-data")
+    body = UploadBody(write_timeout)
     task_part = body.append(task_json(task), {"Content-Type": "application/json"})
     task_part.set_content_disposition("form-data", name="task")
     read = [None] * len(files) if contents is None else contents
     for part, content in zip(files, read, strict=True):
-        body.append_payload(FilePartPayload(part, progress, write_timeout, content))
+        body.append_payload(FilePartPayload(part, progress, content))
     return body
+
+
+# Bytes of the body gathered before they go to the socket. aiohttp's multipart writer
+# writes each part's boundary, headers, content and line end apart, and each write is a
+# send() of its own while the socket keeps up: four system calls per small file.
+GATHER_BYTES = 64 * 1024
+
+
+class UploadBody(aiohttp.MultipartWriter):
+    """The ``multipart/form-data`` body, its small writes gathered into sends of ``GATHER_BYTES``.
+
+    The bytes on the wire are aiohttp's own; only how many ``send()`` calls
+    carry them changes. A write of ``GATHER_BYTES`` or more (a streamed
+    file's chunk) goes straight through, after what was gathered before it.
+    """
+
+    def __init__(self, write_timeout: float | None) -> None:
+        super().__init__("form-data")
+        self._write_timeout = write_timeout
+
+    async def write(self, writer: AbstractStreamWriter, close_boundary: bool = True) -> None:
+        gathering = _Gathering(writer, self._write_timeout)
+        await super().write(gathering, close_boundary)
+        await gathering.flush()
+
+
+class _Gathering(AbstractStreamWriter):
+    """Holds small writes until ``GATHER_BYTES`` are there; only what a multipart body uses."""
+
+    def __init__(self, writer: AbstractStreamWriter, write_timeout: float | None) -> None:
+        self._writer = writer
+        self._write_timeout = write_timeout
+        self._held: list[bytes | bytearray | memoryview] = []
+        self._held_bytes = 0
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        size = memoryview(chunk).nbytes
+        if size >= GATHER_BYTES:
+            await self.flush()
+            await self._send(chunk)
+            return
+        self._held.append(chunk)
+        self._held_bytes += size
+        if self._held_bytes >= GATHER_BYTES:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Send what is held."""
+        if self._held:
+            held = b"".join(self._held)
+            self._held.clear()
+            self._held_bytes = 0
+            await self._send(held)
+
+    async def _send(self, chunk: bytes | bytearray | memoryview) -> None:
+        # aiohttp has no write timeout: a peer that stops reading would stall us forever.
+        async with asyncio.timeout(self._write_timeout):
+            await self._writer.write(chunk)
+
+    async def drain(self) -> None:
+        await self.flush()
+        await self._writer.drain()
+
+    async def write_eof(self, chunk: bytes = b"") -> None:
+        raise NotImplementedError("a multipart body does not end the stream")
+
+    def enable_compression(self, encoding: str = "deflate", strategy: int | None = None) -> None:
+        raise NotImplementedError("the upload is sent uncompressed")
+
+    def enable_chunking(self) -> None:
+        raise NotImplementedError("the upload's length is known")
+
+    async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
+        raise NotImplementedError("a body writes no HTTP headers")
 
 
 def upload_timeout(session: aiohttp.ClientSession) -> aiohttp.ClientTimeout:
