@@ -6,7 +6,7 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -64,19 +64,33 @@ def test_scan_names_files_and_says_why_others_are_left(tmp_path: Path) -> None:
     assert all(signature.size == 1 for _, signature, _ in result.files)
 
 
+def single_tenant_watcher(
+    inbox: Path,
+    *,
+    stable: float,
+    rescan: float = 600,
+    claims: Claims | None = None,
+    output: asyncio.Queue[StableFile] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Watcher:
+    return Watcher(
+        InboxLayout(inbox, frozenset({"demo"}), multi_tenant=False),
+        audio_extensions=AUDIO,
+        stable_seconds=stable,
+        rescan_seconds=rescan,
+        claims=Claims() if claims is None else claims,
+        output=asyncio.Queue() if output is None else output,
+        clock=clock,
+    )
+
+
 @asynccontextmanager
 async def watching(
     inbox: Path, claims: Claims, stable: float, rescan: float
 ) -> AsyncIterator[tuple[Watcher, asyncio.Queue[StableFile]]]:
-    layout = InboxLayout(inbox, frozenset({"demo"}), multi_tenant=False)
     output: asyncio.Queue[StableFile] = asyncio.Queue()
-    watcher = Watcher(
-        layout,
-        audio_extensions=AUDIO,
-        stable_seconds=stable,
-        rescan_seconds=rescan,
-        claims=claims,
-        output=output,
+    watcher = single_tenant_watcher(
+        inbox, stable=stable, rescan=rescan, claims=claims, output=output
     )
     stop = asyncio.Event()
     running = asyncio.create_task(watcher.run(stop))
@@ -173,14 +187,7 @@ async def test_a_batch_with_deleted_and_added_for_one_path_looks_at_the_path_as_
     changes = [(watchfiles.Change.added, str(path)), (watchfiles.Change.deleted, str(path))]
     if not deleted_last:
         changes.reverse()
-    watcher = Watcher(
-        InboxLayout(inbox, frozenset({"demo"}), multi_tenant=False),
-        audio_extensions=AUDIO,
-        stable_seconds=0.0,
-        rescan_seconds=600,
-        claims=Claims(),
-        output=asyncio.Queue(),
-    )
+    watcher = single_tenant_watcher(inbox, stable=0.0)
     await watcher.on_events(changes, time.monotonic())
     assert watcher.pending_count == 1
     [found] = watcher.take_stable()
@@ -236,15 +243,7 @@ async def test_every_stable_file_is_taken_however_the_clock_moves_between_readin
     for name in names:
         (inbox / name).write_bytes(b"x")
     clock = SteppingClock(seed)
-    watcher = Watcher(
-        InboxLayout(inbox, frozenset({"demo"}), multi_tenant=False),
-        audio_extensions=AUDIO,
-        stable_seconds=1.0,
-        rescan_seconds=600,
-        claims=Claims(),
-        output=asyncio.Queue(),
-        clock=clock,
-    )
+    watcher = single_tenant_watcher(inbox, stable=1.0, clock=clock)
     taken: set[str] = set()
     for _ in range(5):  # each rescan observes every file not yet taken
         await watcher.rescan()
