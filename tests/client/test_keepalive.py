@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -12,7 +14,7 @@ from aiohttp import web
 from yarl import URL
 
 from hrec_ingest.miaop import KeepAliveGets, NullObserver, TransportError
-from hrec_ingest.miaop.keepalive import ClosedBeforeAnswer
+from hrec_ingest.miaop.keepalive import ClosedBeforeAnswer, _ends_at_close
 from hrec_ingest.miaop.transport import send_get
 
 pytestmark = pytest.mark.timeout(30)
@@ -175,6 +177,62 @@ async def test_an_answer_cut_off_is_an_error_not_a_second_request() -> None:
             )
     assert caught.value.retryable
     assert requests == 2
+
+
+async def test_an_answer_that_ends_at_the_close_is_read_whole_and_its_connection_not_kept() -> None:
+    connections = 0
+
+    async def http10(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await read_request(reader)
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        await writer.drain()
+        writer.write(b'{"meetingId": ')
+        await writer.drain()
+        writer.write(b'"1.abc"}')
+        await writer.drain()
+
+    async with raw_server(http10) as base, gets() as client:
+        for _ in range(2):
+            answer = await client.get(base / "x", {})
+            assert answer.status == 200
+            assert answer.body == b'{"meetingId": "1.abc"}'
+    assert connections == 2, "a connection whose close ended the answer is not used again"
+
+
+async def test_an_answer_that_ends_at_the_close_but_is_reset_is_an_error() -> None:
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"partial')
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        # Linger 0: closing sends a reset, not the clean end that would finish the answer.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    async with raw_server(reset) as base, gets() as client:
+        with pytest.raises(ClosedBeforeAnswer):
+            await client.get(base / "x", {})
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "ends_at_close"),
+    [
+        (200, [], True),
+        (200, [("Connection", "close")], True),
+        (200, [("content-length", "12")], False),
+        (200, [("Transfer-Encoding", "chunked")], False),
+        (200, [("Transfer-Encoding", "gzip, chunked")], False),
+        (200, [("Transfer-Encoding", "gzip")], True),
+        (204, [], False),
+        (304, [], False),
+    ],
+)
+def test_which_answers_end_at_the_close(
+    status: int, headers: list[tuple[str, str]], ends_at_close: bool
+) -> None:
+    assert _ends_at_close(status, headers) is ends_at_close
 
 
 async def test_bytes_that_are_not_http_are_a_transport_error() -> None:

@@ -8,11 +8,14 @@ parsed by httptools (llhttp, Node.js's parser, from the uvloop authors) they
 cost 0.20 ms (docs/benchmarks.md, seventh round). Uploads and token requests
 stay with aiohttp: they are few, and uploads need its streamed bodies.
 
+An answer with neither Content-Length nor chunked encoding (HTTP/1.0 style,
+or a proxy that closes instead) ends where the server closes the connection,
+as RFC 9112 section 6.3 says; a reset instead of a clean close leaves it
+unfinished, and an error.
+
 What this does not do, on purpose: request bodies, redirects (a 3xx is
-handed back, as with aiohttp, and the caller calls it an error), proxies (the
-aiohttp session does not use them either), and answers whose end is the end
-of the connection (neither Content-Length nor chunked: HTTP/1.0 style), which
-fail as ``ClosedBeforeAnswer`` and are retried like a dropped connection.
+handed back, as with aiohttp, and the caller calls it an error), and proxies
+(the aiohttp session does not use them either).
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ class _Connection(asyncio.Protocol):
         self._headers: list[tuple[str, str]] = []
         self._body: list[bytes] = []
         self._started = False
+        self._ends_at_close = False
         self.closed = False
         self.keep_alive = False
 
@@ -90,6 +94,11 @@ class _Connection(asyncio.Protocol):
             self._fail(AnswerUnreadable(f"not an HTTP/1.1 answer ({exc})"))
             self.close()
 
+    def eof_received(self) -> bool:
+        if self._ends_at_close and self._answer is not None:
+            self._complete()
+        return False  # the transport closes, and connection_lost fails anything still asked
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._fail(
@@ -107,14 +116,21 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
+    def on_headers_complete(self) -> None:
+        self._ends_at_close = _ends_at_close(self._parser.get_status_code(), self._headers)
+
     def on_message_complete(self) -> None:
+        self._complete()
+
+    def _complete(self) -> None:
         answer, self._answer = self._answer, None
         if answer is None or answer.done():
             return
-        self.keep_alive = self._parser.should_keep_alive()
+        self.keep_alive = self._parser.should_keep_alive() and not self._ends_at_close
         headers = CIMultiDict(self._headers)
         body = b"".join(self._body)
         self._headers, self._body, self._started = [], [], False
+        self._ends_at_close = False
         try:
             body = _decoded(body, headers.get("Content-Encoding"))
         except zlib.error as exc:
@@ -128,6 +144,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None and self._answer is None
         self._answer = asyncio.get_running_loop().create_future()
         self._started = False
+        self._ends_at_close = False
         self.keep_alive = False
         self.transport.write(request)
         return await self._answer
@@ -141,6 +158,19 @@ class _Connection(asyncio.Protocol):
         answer, self._answer = self._answer, None
         if answer is not None and not answer.done():
             answer.set_exception(exc)
+
+
+def _ends_at_close(status: int, headers: list[tuple[str, str]]) -> bool:
+    """Whether an answer's body runs to the end of the connection (RFC 9112 section 6.3)."""
+    if 100 <= status < 200 or status in (204, 304):
+        return False  # never a body
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "content-length":
+            return False
+        if lowered == "transfer-encoding":
+            return value.rsplit(",", 1)[-1].strip().lower() != "chunked"
+    return True
 
 
 def _decoded(body: bytes, encoding: str | None) -> bytes:
