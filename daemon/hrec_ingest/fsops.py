@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from hrec_ingest import diskwork
+from hrec_ingest import diskwork, heldcalls
 
 PathText = str | os.PathLike[str]  # a path as text or as an object (Path)
 
@@ -291,7 +291,7 @@ def _link_no_clobber(src: PathText, dst: PathText) -> bool:
     Raises FileExistsError if ``dst`` exists, and OSError(EXDEV) across file systems.
     """
     try:
-        os.link(src, dst)
+        heldcalls.link(src, dst)
     except OSError as exc:
         if exc.errno in _NO_LINK:
             return False
@@ -449,13 +449,13 @@ def _write_temp(path: PathText, target: str, data: bytes, mode: int) -> _Temp:
     folder, name = os.path.split(target)
     tmp = os.path.join(folder, temp_name(name, _temp_tag()))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
-    fd = os.open(tmp, flags, mode)
+    fd = heldcalls.open_fd(tmp, flags, mode)
     temp = _Temp(path, target, tmp, data, fd)
     try:
-        os.fchmod(fd, mode)  # the umask must not change the contract's mode
-        _write_all(fd, data)
+        heldcalls.fchmod(fd, mode)  # the umask must not change the contract's mode
+        heldcalls.write_all(fd, data)
     except BaseException:
-        os.close(fd)
+        heldcalls.close(fd)
         _unlink_quietly(tmp)
         raise
     return temp
@@ -471,12 +471,12 @@ def _sync_and_name(
         try:
             diskwork.fsync(fd)
         finally:
-            os.close(fd)
+            heldcalls.close(fd)
     while pending:
         temp = pending[0]
         try:
             if _link_no_clobber(temp.tmp, temp.target):
-                os.unlink(temp.tmp)
+                heldcalls.unlink(temp.tmp)
             else:
                 _rename_no_clobber(temp.tmp, temp.target)
         except FileExistsError:
@@ -547,7 +547,7 @@ def move_files(moves: Sequence[tuple[Path, Path]]) -> list[MoveResult]:
     made: dict[Path, None] = {}
     for index, (src, dst) in enumerate(moves):
         try:
-            fresh = stat.S_ISREG(os.lstat(src).st_mode) and not os.path.lexists(dst)
+            fresh = stat.S_ISREG(os.lstat(src).st_mode) and not heldcalls.lexists(dst)
         except FileNotFoundError:
             fresh = False
         if fresh:
@@ -565,7 +565,7 @@ def move_files(moves: Sequence[tuple[Path, Path]]) -> list[MoveResult]:
     for folder in dict.fromkeys(moves[i][1].parent for i in linked):
         fsync_dir(folder)
     for index in linked:
-        os.unlink(moves[index][0])
+        heldcalls.unlink(moves[index][0])
         results[index] = MoveResult.RENAMED
     for folder in dict.fromkeys(moves[i][0].parent for i in linked):
         fsync_dir(folder)

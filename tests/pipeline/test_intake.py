@@ -25,6 +25,9 @@ from hrec_ingest.pipeline.outcomes import Outcomes
 from hrec_ingest.pipeline.watcher import InboxLayout, Signature, StableFile
 from samples.audio import wav
 
+# These tests put faults into os's functions, or record them: the quick calls must use them.
+pytestmark = pytest.mark.usefixtures("calls_through_os")
+
 
 def stable(inbox: Path, name: str) -> StableFile:
     path = inbox / name

@@ -12,6 +12,9 @@ import pytest
 from hrec_ingest import fsops
 from hrec_ingest.fsops import FILE_MODE, MoveResult, atomic_write_many, is_temporary, move_files
 
+# These tests put faults into os's functions, or record them: the quick calls must use them.
+pytestmark = pytest.mark.usefixtures("calls_through_os")
+
 
 def record_syncs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Every folder sync and unlink, in order, as ("sync"|"unlink", path)."""

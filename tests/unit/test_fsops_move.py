@@ -13,6 +13,9 @@ import pytest
 
 from hrec_ingest.fsops import MoveResult, move_file, temp_name
 
+# These tests put faults into os's functions, or record them: the quick calls must use them.
+pytestmark = pytest.mark.usefixtures("calls_through_os")
+
 DATA = b"RIFF....WAVEfmt audio" * 1000
 
 

@@ -23,6 +23,9 @@ from hrec_ingest.fsops import (
     temp_name,
 )
 
+# These tests put faults into os's functions, or record them: the quick calls must use them.
+pytestmark = pytest.mark.usefixtures("calls_through_os")
+
 
 @pytest.fixture
 def strict_umask() -> Iterator[None]:

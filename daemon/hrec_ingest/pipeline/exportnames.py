@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from hrec_ingest import diskwork
+from hrec_ingest import diskwork, heldcalls
 from hrec_ingest.journal import FileRow, Journal
 from hrec_ingest.pipeline.layout import ARCHIVE, Folders, choose_export_names
 
@@ -68,7 +68,7 @@ async def choose_group_names(
 
 
 def _present(paths: Sequence[str]) -> frozenset[str]:
-    return frozenset(path for path in paths if os.path.lexists(path))
+    return frozenset(path for path in paths if heldcalls.lexists(path))
 
 
 def _held_in_journal(

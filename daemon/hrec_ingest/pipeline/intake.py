@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from hrec_ingest import diskwork
+from hrec_ingest import diskwork, heldcalls
 from hrec_ingest.audio import AudioInfo, NotAudioError, sniff_open_file
 from hrec_ingest.fsops import sha256_fd
 from hrec_ingest.journal import NewFile
@@ -65,7 +65,9 @@ def _examine(stable: StableFile, max_bytes: int) -> _Examined:
     if not stat.S_ISREG(os.lstat(stable.path).st_mode):
         return _Examined(None, "", None, changed=True)
     try:
-        fd = os.open(stable.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = heldcalls.open_fd(
+            stable.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+        )
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # became a symbolic link since the lstat
             return _Examined(None, "", None, changed=True)
@@ -81,7 +83,7 @@ def _examine(stable: StableFile, max_bytes: int) -> _Examined:
             info, problem = None, exc
         digest = sha256_fd(fd, st.st_size) if st.st_size <= max_bytes else ""
     finally:
-        os.close(fd)
+        heldcalls.close(fd)
     changed = Signature.of(os.lstat(stable.path)) != stable.signature
     return _Examined(info, digest, problem, changed)
 
