@@ -180,7 +180,13 @@ def lexists(path: PathText) -> bool:
         return False
     if b"\0" in encoded:
         return False  # os.path.lexists says False where the name cannot exist
-    return _call(_faccessat, _AT_FDCWD, encoded, os.F_OK, _AT_SYMLINK_NOFOLLOW) == 0
+    if _call(_faccessat, _AT_FDCWD, encoded, os.F_OK, _AT_SYMLINK_NOFOLLOW) == 0:
+        return True
+    if ctypes.get_errno() in (errno.ENOENT, errno.ENOTDIR):
+        return False
+    # Anything else (a libc without AT_SYMLINK_NOFOLLOW here says EINVAL): ask os; a name
+    # wrongly said free would only be refused later, but as an error.
+    return os.path.lexists(path)
 
 
 def _timed_once(func: Callable[..., int], *args: Any) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import stat
@@ -70,6 +71,20 @@ def test_lexists_answers_as_os_path_lexists(tmp_path: Path) -> None:
     assert not heldcalls.lexists(tmp_path / "nowhere")
     assert not heldcalls.lexists(tmp_path / "file" / "below")  # ENOTDIR
     assert not heldcalls.lexists(f"{tmp_path}/a\0b")
+
+
+def test_lexists_asks_os_when_libc_cannot_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unsupported(*_args: object) -> int:
+        ctypes.set_errno(errno.EINVAL)  # as a libc without AT_SYMLINK_NOFOLLOW in faccessat
+        return -1
+
+    monkeypatch.setattr(heldcalls, "_faccessat", unsupported)
+    (tmp_path / "file").write_bytes(b"")
+
+    assert heldcalls.lexists(tmp_path / "file")
+    assert not heldcalls.lexists(tmp_path / "missing")
 
 
 def test_errors_are_os_errors_with_their_paths(tmp_path: Path) -> None:
