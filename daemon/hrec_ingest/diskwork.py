@@ -13,6 +13,7 @@ waits for the disk (``fsync``) or runs long C code that does not need the GIL
 (hashing or copying a large file). Quick calls of different threads no longer
 interleave, and the waits still overlap: a journaled file system commits the
 fsyncs of several workers together. docs/benchmarks.md has the figures.
+The quick calls themselves keep the GIL too, through :mod:`hrec_ingest.heldcalls`.
 """
 
 from __future__ import annotations

@@ -101,12 +101,17 @@ def _error(path: PathText | None = None, other: PathText | None = None) -> OSErr
     return OSError(code, os.strerror(code), first, None, second)
 
 
+def _timed_once(func: Callable[..., int], *args: Any) -> int:
+    started = monotonic()
+    result = func(*args)
+    _took(started)
+    return result
+
+
 def _call(func: Callable[..., int], *args: Any) -> int:
     """``func(*args)`` with the GIL held, again after EINTR as ``os`` does (PEP 475), timed."""
     while True:
-        started = monotonic()
-        result = func(*args)
-        _took(started)
+        result = _timed_once(func, *args)
         if result >= 0 or ctypes.get_errno() != errno.EINTR:
             return result
 
@@ -187,10 +192,3 @@ def lexists(path: PathText) -> bool:
     # Anything else (a libc without AT_SYMLINK_NOFOLLOW here says EINVAL): ask os; a name
     # wrongly said free would only be refused later, but as an error.
     return os.path.lexists(path)
-
-
-def _timed_once(func: Callable[..., int], *args: Any) -> int:
-    started = monotonic()
-    result = func(*args)
-    _took(started)
-    return result
