@@ -11,9 +11,7 @@ import pytest
 from event_samples import failure, make_folders
 
 from hrec_ingest.events.documents import (
-    iso_utc,
     manifest_record,
-    utc_date,
     webhook_body,
     webhook_document,
 )
@@ -86,13 +84,6 @@ def test_signature_is_hmac_sha256_of_the_exact_bytes() -> None:
     assert not verify(body, "other", f"sha256={expected}")
     assert not verify(body, "k3y", expected)  # the prefix is part of the value
     assert not verify(body, "k3y", None)
-
-
-def test_times_are_utc_with_milliseconds() -> None:
-    assert iso_utc(AT) == "2026-11-21T09:20:00.250Z"
-    assert utc_date(AT) == "2026-11-21"
-    assert utc_date(1795305599.9) == "2026-11-21"  # 23:59:59.9 UTC
-    assert utc_date(1795305600.0) == "2026-11-22"
 
 
 def test_exported_file_body(folders: Folders) -> None:

@@ -50,7 +50,7 @@ from hrec_ingest.miaop import ApiError, LocalFileError, MiaopError, TlsConfigErr
 from hrec_ingest.miaop.models import TaskMetadata, TaskMetadataResponse
 from hrec_ingest.pipeline.intake import audio_facts
 from hrec_ingest.pipeline.layout import ARCHIVE
-from hrec_ingest.pipeline.outcomes import iso_utc, source_doc
+from hrec_ingest.pipeline.outcomes import source_doc
 from hrec_ingest.pipeline.taskmeta import (
     new_task_id,
     render_task_name,
@@ -58,6 +58,7 @@ from hrec_ingest.pipeline.taskmeta import (
     upload_names,
 )
 from hrec_ingest.service import folders_of
+from hrec_ingest.utctime import iso_seconds
 
 
 @dataclass
@@ -234,7 +235,7 @@ class Submission:
         self.state.task_id, self.state.accepted = accepted, True
         # The one line on standard output, as soon as it is true: scripts capture it.
         click.echo(accepted)
-        self.task_block.update(taskId=accepted, submittedAt=iso_utc(time.time()))
+        self.task_block.update(taskId=accepted, submittedAt=iso_seconds(time.time()))
         self._keep_record(accepted, prepared.plans)
         return accepted
 

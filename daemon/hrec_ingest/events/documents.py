@@ -12,32 +12,28 @@ tenant's folder).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from hrec_ingest.events.outbox import FILE_EXPORTED, FILE_FAILED, Event
 from hrec_ingest.miaop.models import meeting_id
 from hrec_ingest.pipeline.layout import ERROR_SUFFIX, Folders
+from hrec_ingest.utctime import iso_millis
 
 # A server's error message can be long; the manifest is for loading into
 # tables, where the full text is one click away in <name>.error.json.
 MANIFEST_MESSAGE_CHARS = 500
 
 
-def iso_utc(epoch: float) -> str:
-    """``2026-11-21T10:00:00.123Z``: the event's instant, UTC, in milliseconds."""
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def utc_date(epoch: float) -> str:
-    """``YYYY-MM-DD`` of the event's instant in UTC: which manifest file it belongs to."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d")
-
-
 def encode(document: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON: the exact bytes that are signed and sent, or written as a line."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        # A tenth of the json module's time, one line per file on the event loop.
+        return orjson.dumps(document)
+    except orjson.JSONEncodeError:
+        # What orjson refuses (integers beyond 64 bits, say) the json module still writes.
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 _EXPORTED_KEYS = ("inbox", "size", "sha256", "meetingId", "outputs", "archived")
@@ -106,7 +102,7 @@ def webhook_document(event: Event, folders: Folders) -> dict[str, Any]:
         "tenant": event.tenant,
         "taskId": event.task_id,
         "file": None,
-        "at": iso_utc(event.at),
+        "at": iso_millis(event.at),
     }
     facts = event.facts
     if event.kind in (FILE_EXPORTED, FILE_FAILED):
@@ -161,5 +157,5 @@ def manifest_record(event: Event, folders: Folders) -> dict[str, Any]:
         "stage": details["stage"],
         "error": error.get("name") if error else None,
         "errorMessage": message[:MANIFEST_MESSAGE_CHARS] if isinstance(message, str) else None,
-        "at": iso_utc(event.at),
+        "at": iso_millis(event.at),
     }

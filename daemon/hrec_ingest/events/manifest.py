@@ -20,19 +20,20 @@ appended to takes only lines that end with a newline.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
 import structlog
 
 from hrec_ingest import diskwork
-from hrec_ingest.events.documents import encode, manifest_record, utc_date
+from hrec_ingest.events.documents import encode, manifest_record
 from hrec_ingest.events.outbox import Event, Outbox
 from hrec_ingest.fsops import atomic_write
 from hrec_ingest.metrics import Metrics
 from hrec_ingest.pipeline.layout import Folders
+from hrec_ingest.utctime import utc_date
 
 log = structlog.get_logger(__name__)
 
@@ -58,8 +59,8 @@ def _ids_in(tail: bytes, last: int = BATCH) -> set[str]:
     ids = set()
     for line in tail.rsplit(b"\n", last + 1)[-(last + 1) :]:
         try:
-            record = json.loads(line.decode("utf-8", "replace"))
-        except ValueError:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
             continue  # the cut first line of the tail, or something a person added
         if isinstance(record, dict) and isinstance(record.get("id"), str):
             ids.add(record["id"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -21,17 +20,13 @@ from hrec_ingest.journal import FileRow, FileState, Journal, NewFile, TaskRow
 from hrec_ingest.miaop.models import Meeting
 from hrec_ingest.pipeline.claims import Claims
 from hrec_ingest.pipeline.layout import ARCHIVE, FAILED, Folders, choose_failed_name
+from hrec_ingest.utctime import iso_seconds
 
 log = structlog.get_logger(__name__)
 
 
-def iso_utc(epoch: float) -> str:
-    """``2026-11-21T10:00:00Z``, as the transcript JSON and ``.error.json`` write times."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def utc_now() -> str:
-    return iso_utc(time.time())
+    return iso_seconds(time.time())
 
 
 def task_doc(task: TaskRow) -> dict[str, Any]:
@@ -40,7 +35,7 @@ def task_doc(task: TaskRow) -> dict[str, Any]:
         "taskId": task.task_id,
         "taskName": task.task_name,
         "baseLanguage": task.language,
-        "submittedAt": None if task.submitted_at is None else iso_utc(task.submitted_at),
+        "submittedAt": None if task.submitted_at is None else iso_seconds(task.submitted_at),
     }
 
 
