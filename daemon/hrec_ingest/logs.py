@@ -330,12 +330,7 @@ def _renderer_chain(fmt: Literal["json", "console"], colors: bool) -> list[Proce
         # Formatted to text before redaction; the renderer then prints it as is.
         exceptions = structlog.processors.format_exc_info
         renderer = structlog.dev.ConsoleRenderer(colors=colors)
-    return [
-        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-        exceptions,
-        redact_event_dict,
-        renderer,
-    ]
+    return [exceptions, redact_event_dict, renderer]
 
 
 def _skip_unrendered_record_fields() -> None:
@@ -391,11 +386,13 @@ def configure_logging(
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    handler = _LineHandler(out)
+    rendering = _renderer_chain(chosen, colors)
+    handler = _LineHandler(out, rendering)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared, processors=_renderer_chain(chosen, colors)
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
         )
     )
     _skip_unrendered_record_fields()
@@ -414,7 +411,7 @@ def configure_logging(
             *shared,
             structlog.stdlib.PositionalArgumentsFormatter(),
             structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            _write_through_handler,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=LevelFirstBoundLogger,
@@ -425,22 +422,78 @@ def configure_logging(
     )
 
 
-class _LineHandler(logging.StreamHandler[TextIO]):
-    """The stdlib's stream handler, which can hold a thread's lines (``lines_together``)."""
+def _installed_handler() -> _LineHandler | None:
+    return next(
+        (
+            h
+            for h in logging.getLogger().handlers
+            if isinstance(h, _LineHandler) and h.get_name() == _HANDLER_NAME
+        ),
+        None,
+    )
 
-    def __init__(self, stream: TextIO) -> None:
+
+def _write_through_handler(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Any:
+    """The last step of structlog's chain: render the event and write it, no stdlib record.
+
+    Handing the event to the stdlib made two ``LogRecord`` objects and a
+    formatter pass per line, half a line's cost (docs/benchmarks.md, twelfth
+    round). The line is the same: the handler renders it with the formatter's
+    own processors. Without our handler on the root logger (logging not
+    configured), the event goes to the stdlib's handlers as before.
+    """
+    handler = _installed_handler()
+    if handler is None:
+        return structlog.stdlib.ProcessorFormatter.wrap_for_formatter(
+            logger, method_name, event_dict
+        )
+    handler.write_event(logger, method_name, event_dict)
+    raise structlog.DropEvent  # written; nothing left for the stdlib logger to do
+
+
+class _LineHandler(logging.StreamHandler[TextIO]):
+    """The stdlib's stream handler, which can hold a thread's lines (``lines_together``).
+
+    Stdlib records are rendered by its formatter; structlog's events by
+    ``rendering`` directly (``write_event``), with the same processors.
+    """
+
+    def __init__(self, stream: TextIO, rendering: list[Processor]) -> None:
         super().__init__(stream)
         self._held = threading.local()
+        self._rendering = rendering
 
     def emit(self, record: logging.LogRecord) -> None:
-        held: list[str] | None = getattr(self._held, "lines", None)
-        if held is None:
-            super().emit(record)
-            return
         try:
-            held.append(self.format(record) + self.terminator)
+            line = self.format(record) + self.terminator
         except Exception:
             self.handleError(record)
+            return
+        self._write(line)
+
+    def write_event(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> None:
+        """Render a structlog event with the formatter's processors and write it."""
+        try:
+            rendered: Any = event_dict
+            for processor in self._rendering:
+                rendered = processor(logger, method_name, rendered)
+            line = str(rendered) + self.terminator
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": f"log event {method_name}"}))
+            return
+        with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
+            self._write(line)
+
+    def _write(self, line: str) -> None:
+        held: list[str] | None = getattr(self._held, "lines", None)
+        if held is not None:
+            held.append(line)
+            return
+        try:
+            self.stream.write(line)
+            self.flush()
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": "log line"}))
 
     @contextmanager
     def holding(self) -> Iterator[None]:
@@ -471,14 +524,7 @@ def lines_together() -> Iterator[None]:
     threads and back (docs/benchmarks.md). Only for a block without ``await``:
     the lines are delayed until it ends, in their order.
     """
-    handler = next(
-        (
-            h
-            for h in logging.getLogger().handlers
-            if isinstance(h, _LineHandler) and h.get_name() == _HANDLER_NAME
-        ),
-        None,
-    )
+    handler = _installed_handler()
     if handler is None:
         yield
         return
