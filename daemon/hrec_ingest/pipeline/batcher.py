@@ -21,6 +21,9 @@ from hrec_ingest.pipeline.watcher import StableFile
 
 log = structlog.get_logger(__name__)
 
+# Files taken from a full queue before the batcher lets the event loop run others.
+_TAKEN_AT_ONCE = 32
+
 
 @dataclass(frozen=True, slots=True)
 class ReadyFile:
@@ -99,14 +102,12 @@ class Batcher:
         self.output = output
         self.clock = clock
         self.open: dict[tuple[str, str], Batch] = {}
+        self._taken_at_once = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            deadline = min((b.deadline(self.policy) for b in self.open.values()), default=None)
-            timeout = None if deadline is None else max(0.0, deadline - self.clock())
-            try:
-                file = await asyncio.wait_for(self.source.get(), timeout=timeout)
-            except TimeoutError:
+            file = await self._next_file()
+            if file is None:
                 await self._close_expired()
                 continue
             tenant = file.stable.tenant
@@ -127,6 +128,26 @@ class Batcher:
             for batch in closed:
                 await self._emit(batch, "full")
             await self._close_expired()
+
+    async def _next_file(self) -> ReadyFile | None:
+        """The next file, or None when the first open batch's wait ran out before one came."""
+        self._taken_at_once += 1
+        if self._taken_at_once <= _TAKEN_AT_ONCE:
+            try:
+                # A burst keeps the queue full: taking from it directly spares a task
+                # and a timer per file that wait_for would make.
+                return self.source.get_nowait()
+            except asyncio.QueueEmpty:
+                pass
+        else:
+            await asyncio.sleep(0)  # let the other stages run between long runs of files
+        self._taken_at_once = 0
+        deadline = min((b.deadline(self.policy) for b in self.open.values()), default=None)
+        timeout = None if deadline is None else max(0.0, deadline - self.clock())
+        try:
+            return await asyncio.wait_for(self.source.get(), timeout=timeout)
+        except TimeoutError:
+            return None
 
     async def _close_expired(self) -> None:
         now = self.clock()

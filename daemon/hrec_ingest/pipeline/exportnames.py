@@ -31,12 +31,16 @@ async def choose_group_names(
         return False
 
     # With every name answered free, each file's first choice and the paths it needs.
-    firsts = [
-        choose_export_names(
-            folders, row.tenant, row.rel_path, task_id, lambda _s, _d: False, lexists=free
+    firsts: list[tuple[str, str]] = []
+    spans: list[tuple[int, int]] = []  # which of ``asked`` each first choice needs
+    for row in rows:
+        start = len(asked)
+        firsts.append(
+            choose_export_names(
+                folders, row.tenant, row.rel_path, task_id, lambda _s, _d: False, lexists=free
+            )
         )
-        for row in rows
-    ]
+        spans.append((start, len(asked)))
     present = await diskwork.in_thread(_present, asked)
     known = frozenset(asked)
 
@@ -46,7 +50,21 @@ async def choose_group_names(
     held = _held_in_journal(journal, rows, firsts)
     chosen: set[tuple[str, str, str]] = set()  # (tenant, "stem" or "dest", name)
     names: list[tuple[str, str]] = []
-    for row, first in zip(rows, firsts, strict=True):
+    for row, first, (start, end) in zip(rows, firsts, spans, strict=True):
+        stem, dest = first
+        stems, dests = held[row.tenant]
+        if (
+            stem not in stems
+            and dest not in dests
+            and (row.tenant, "stem", stem) not in chosen
+            and (row.tenant, "dest", dest) not in chosen
+            and present.isdisjoint(asked[start:end])
+        ):
+            # The usual case: the first choice is free everywhere, which is what
+            # choose_export_names below would find again after the same questions.
+            chosen.update(((row.tenant, "stem", stem), (row.tenant, "dest", dest)))
+            names.append(first)
+            continue
 
         def reserved(
             stem: str, dest: str, row: FileRow = row, first: tuple[str, str] = first
@@ -55,8 +73,8 @@ async def choose_group_names(
             if (row.tenant, "stem", stem) in chosen or (row.tenant, "dest", dest) in chosen:
                 return True
             if (stem, dest) == first:
-                stems, dests = held[row.tenant]
-                return stem in stems or dest in dests
+                held_stems, held_dests = held[row.tenant]
+                return stem in held_stems or dest in held_dests
             return journal.name_reserved(row.tenant, out_stem=stem, dest=(ARCHIVE, dest))
 
         stem, dest = choose_export_names(
