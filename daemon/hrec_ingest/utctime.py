@@ -48,3 +48,14 @@ def iso_millis(epoch: float) -> str:
 def utc_date(epoch: float) -> str:
     """``YYYY-MM-DD`` of ``epoch`` (seconds) in UTC."""
     return _second_text(_split(epoch)[0])[:10]
+
+
+def iso_micros(epoch: float) -> str:
+    """``2026-11-21T10:00:00.123456Z``, or without the fraction on a whole second.
+
+    The text ``datetime.isoformat`` gives (structlog's UTC stamp), for log lines.
+    """
+    second, micros = _split(epoch)
+    if micros == 0:
+        return _second_text(second) + "Z"
+    return f"{_second_text(second)}.{micros:06d}Z"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hrec_ingest.utctime import iso_millis, iso_seconds, utc_date
+from hrec_ingest.utctime import iso_micros, iso_millis, iso_seconds, utc_date
 
 AT = 1795252800.25  # 2026-11-21T09:20:00.250Z
 
@@ -43,3 +43,10 @@ def test_agrees_with_datetime_on_many_instants() -> None:
     for _ in range(20_000):
         epoch = draw.uniform(-1e9, 4e9) if draw.random() < 0.5 else AT + draw.random() * 5
         assert (iso_millis(epoch), iso_seconds(epoch), utc_date(epoch)) == _by_datetime(epoch)
+
+
+def test_log_stamps_read_as_isoformat() -> None:
+    draw = random.Random(7)
+    for epoch in [AT, 1795252800.0, 0.9999996, *(AT + draw.random() for _ in range(5_000))]:
+        expected = datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+        assert iso_micros(epoch) == expected
