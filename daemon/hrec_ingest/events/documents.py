@@ -41,7 +41,9 @@ _FAILED_KEYS = ("inbox", "size", "sha256", "meetingId", "failed", "errorFile", "
 
 
 def _inbox_path(folders: Folders, tenant: str, rel_path: str) -> str:
-    return folders.source(tenant, rel_path).relative_to(folders.inbox.files_dir).as_posix()
+    # What folders.source(...).relative_to(FILES_DIR) names, in string work alone
+    # (rel_path is already "/"-separated and clean: the watcher made it).
+    return f"{tenant}/{rel_path}" if folders.inbox.multi_tenant else rel_path
 
 
 def _destinations(event: Event, folders: Folders) -> dict[str, Any]:

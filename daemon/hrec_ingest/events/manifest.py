@@ -20,6 +20,7 @@ appended to takes only lines that end with a newline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,7 +46,12 @@ RETRY_SECONDS = 30.0
 
 def manifest_path(output_dir: Path, tenant: str, epoch: float) -> Path:
     """Where the line of an event at ``epoch`` (seconds) belongs."""
-    return output_dir / tenant / f"manifest-{utc_date(epoch)}.jsonl"
+    return _manifest_of_day(output_dir, tenant, utc_date(epoch))
+
+
+@functools.lru_cache(maxsize=64)
+def _manifest_of_day(output_dir: Path, tenant: str, day: str) -> Path:
+    return output_dir / tenant / f"manifest-{day}.jsonl"
 
 
 def _ids_in(tail: bytes, last: int = BATCH) -> set[str]:
