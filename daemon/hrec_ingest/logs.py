@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any, Literal, TextIO
 from urllib.parse import quote, quote_plus
 
+import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
@@ -326,6 +327,32 @@ def _is_tty(stream: TextIO) -> bool:
         return False
 
 
+_LOG_JSON = (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _json_line(event_dict: EventDict, **dumps_kw: Any) -> str:
+    """A compact JSON line of ASCII alone, by orjson when it can, else the json module.
+
+    orjson takes a fifth of the time. The json module escapes all that is not
+    printable ASCII, as log readers expect, so a line orjson wrote otherwise
+    is written again by it; so is what orjson refuses (integers beyond 64
+    bits, keys that are not text). Dataclasses, datetimes and subclasses go
+    to ``default`` as with the json module; NaN and infinities become null.
+    """
+    try:
+        line = orjson.dumps(event_dict, default=dumps_kw.get("default"), option=_LOG_JSON)
+    except orjson.JSONEncodeError:
+        pass  # integers beyond 64 bits, keys that are not text: the json module writes them
+    else:
+        if line.isascii() and b"\x7f" not in line:
+            return line.decode()
+    return json.dumps(event_dict, **dumps_kw)
+
+
 def _renderer_chain(fmt: Literal["json", "console"], colors: bool) -> list[Processor]:
     exceptions: Processor
     renderer: Processor
@@ -334,7 +361,7 @@ def _renderer_chain(fmt: Literal["json", "console"], colors: bool) -> list[Proce
         exceptions = structlog.processors.ExceptionRenderer(
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
         )
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=_json_line, separators=(",", ":"))
     else:
         # Formatted to text before redaction; the renderer then prints it as is.
         exceptions = structlog.processors.format_exc_info

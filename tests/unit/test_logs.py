@@ -414,3 +414,34 @@ def test_lines_together_are_one_write_at_the_end_of_the_block(configure: Configu
 def test_lines_together_without_the_daemons_handler_changes_nothing() -> None:
     with lines_together():
         structlog.get_logger("x").info("nothing configured")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"event": "file.exported", "file": "calls/a b.wav", "size": 12, "ok": True, "x": None},
+        {"event": "x", "nested": {"list": [1, 2.5, 'q"uote\\'], "tab": "a\tb\n\x01"}},
+        {"event": "x", "hebrew": "שלום.wav"},  # not ASCII: the json module escapes it
+        {"event": "x", "delete": "a\x7fb"},  # ASCII the json module escapes
+        {"event": "x", "huge": 2**70},  # beyond orjson's integers
+        {"event": "x", "keys": {1: "not text"}},  # a key orjson refuses
+        {"event": "x", "when": datetime(2026, 11, 22, tzinfo=UTC)},  # through default
+        {"event": "x", "number": 1e-07, "big": 1.5e300},
+    ],
+)
+def test_json_lines_say_what_the_json_modules_say(event: dict[str, object]) -> None:
+    from structlog.processors import _json_fallback_handler
+
+    from hrec_ingest.logs import _json_line
+
+    compact = {"default": _json_fallback_handler, "separators": (",", ":")}
+    line = _json_line(event, **compact)  # type: ignore[arg-type]
+    assert line.isascii() and "\n" not in line and "\x7f" not in line
+    assert json.loads(line) == json.loads(json.dumps(event, **compact))  # type: ignore[arg-type]
+
+
+def test_json_lines_of_plain_events_are_the_json_modules_bytes() -> None:
+    from hrec_ingest.logs import _json_line
+
+    event = {"event": "file.exported", "file": "calls/a b.wav", "n": 12, "ok": True, "x": None}
+    assert _json_line(event, separators=(",", ":")) == json.dumps(event, separators=(",", ":"))
