@@ -526,9 +526,26 @@ def move_file(src: Path, dst: Path) -> MoveResult:
         return MoveResult.COPIED
     fsync_dir(dst.parent)
     if linked:
-        os.unlink(src)
+        _unlink_linked_source(src, src_stat)
     fsync_dir(src.parent)
     return MoveResult.RENAMED
+
+
+def _unlink_linked_source(src: Path, linked: os.stat_result) -> None:
+    """Remove the source's name after its link, unless a new file has taken that name.
+
+    Between the link and this unlink (the destination folder's fsync), a
+    producer may drop a new file under the same name (written beside and
+    renamed in); unlinking by name would delete it unseen. The name is
+    checked against the linked file's inode first, which leaves a window of
+    two system calls instead of an fsync. A new file is left to the watcher.
+    """
+    try:
+        current = os.lstat(src)
+    except FileNotFoundError:
+        return
+    if (current.st_dev, current.st_ino) == (linked.st_dev, linked.st_ino):
+        heldcalls.unlink(src)
 
 
 def move_files(moves: Sequence[tuple[Path, Path]]) -> list[MoveResult]:
@@ -543,11 +560,12 @@ def move_files(moves: Sequence[tuple[Path, Path]]) -> list[MoveResult]:
     the order of ``moves``.
     """
     results: list[MoveResult | None] = [None] * len(moves)
-    linked: list[int] = []
+    linked: dict[int, os.stat_result] = {}
     made: dict[Path, None] = {}
     for index, (src, dst) in enumerate(moves):
         try:
-            fresh = stat.S_ISREG(os.lstat(src).st_mode) and not heldcalls.lexists(dst)
+            src_stat = os.lstat(src)
+            fresh = stat.S_ISREG(src_stat.st_mode) and not heldcalls.lexists(dst)
         except FileNotFoundError:
             fresh = False
         if fresh:
@@ -556,7 +574,7 @@ def move_files(moves: Sequence[tuple[Path, Path]]) -> list[MoveResult]:
                 made[dst.parent] = None
             try:
                 if _link_no_clobber(src, dst):
-                    linked.append(index)
+                    linked[index] = src_stat
                     continue
             except OSError as exc:
                 if exc.errno not in (errno.EXDEV, errno.EEXIST):
@@ -564,8 +582,8 @@ def move_files(moves: Sequence[tuple[Path, Path]]) -> list[MoveResult]:
         results[index] = move_file(src, dst)
     for folder in dict.fromkeys(moves[i][1].parent for i in linked):
         fsync_dir(folder)
-    for index in linked:
-        heldcalls.unlink(moves[index][0])
+    for index, src_stat in linked.items():
+        _unlink_linked_source(moves[index][0], src_stat)
         results[index] = MoveResult.RENAMED
     for folder in dict.fromkeys(moves[i][0].parent for i in linked):
         fsync_dir(folder)

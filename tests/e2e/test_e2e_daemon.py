@@ -84,7 +84,12 @@ async def test_same_name_twice_gets_the_task_id(deployment: Deployment) -> None:
     d = deployment
     daemon = d.start()
     first = make_wav(d.inbox / "call.wav", seed=1)
-    await wait_for(lambda: (d.archive / "demo" / "call.wav").exists(), 30, "first archived")
+    # Gone from the inbox too: the archive's name appears (a link) before the inbox's goes.
+    await wait_for(
+        lambda: (d.archive / "demo" / "call.wav").exists() and not (d.inbox / "call.wav").exists(),
+        30,
+        "first archived",
+    )
     second = make_wav(d.inbox / "call.wav", seed=2)
     await wait_for(lambda: len(visible_files(d.archive)) == 2, 30, "second archived")
     (other,) = [p for p in visible_files(d.archive / "demo") if p.name != "call.wav"]

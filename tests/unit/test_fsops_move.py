@@ -192,3 +192,31 @@ def test_a_file_is_never_moved_onto_itself(src: Path) -> None:
     with pytest.raises(ValueError):
         move_file(src, src.parent / ".." / src.parent.name / src.name)
     assert src.read_bytes() == DATA
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["move_file", "move_files"])
+def test_a_new_file_dropped_under_the_name_during_the_move_is_kept(
+    src: Path, dst: Path, monkeypatch: pytest.MonkeyPatch, many: bool
+) -> None:
+    """A producer renames a new file in under the source's name while the move syncs."""
+    import hrec_ingest.fsops as fsops
+
+    newer = b"RIFF....WAVEfmt the next call" * 100
+    real_fsync_dir = fsops.fsync_dir
+    dropped: list[Path] = []
+
+    def fsync_dir(folder: Path) -> None:
+        if not dropped and dst.exists():  # the link made, the source's name not yet removed
+            staged = src.parent.parent / "staged.wav"
+            staged.write_bytes(newer)
+            os.rename(staged, src)
+            dropped.append(src)
+        real_fsync_dir(folder)
+
+    monkeypatch.setattr(fsops, "fsync_dir", fsync_dir)
+    if many:
+        assert fsops.move_files([(src, dst)]) == [MoveResult.RENAMED]
+    else:
+        assert move_file(src, dst) is MoveResult.RENAMED
+    assert dropped and dst.read_bytes() == DATA
+    assert src.read_bytes() == newer  # not removed with the moved file's name
