@@ -475,8 +475,9 @@ def _write_through_handler(logger: WrappedLogger, method_name: str, event_dict: 
     Handing the event to the stdlib made two ``LogRecord`` objects and a
     formatter pass per line, half a line's cost (docs/benchmarks.md, twelfth
     round). The line is the same: the handler renders it with the formatter's
-    own processors. Without our handler on the root logger (logging not
-    configured), the event goes to the stdlib's handlers as before.
+    own processors. Other handlers on the root logger now see stdlib records
+    only. Without our handler there (logging not configured), the event goes
+    to the stdlib's handlers as before.
     """
     handler = _installed_handler()
     if handler is None:
